@@ -1,0 +1,61 @@
+//! The `weft` binary: command-line interface of the Weft Polkadot Host.
+//!
+//! It parses arguments, sets up logging and calls into the library crates; it
+//! owns no protocol logic. Errors reach the user as one line on stderr and a
+//! non-zero exit code.
+
+mod chain_info;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Weft, an alternative Polkadot Host.
+#[derive(Debug, Parser)]
+#[command(name = "weft", version, about)]
+struct Cli {
+    /// Node configuration file (TOML); command-line flags override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print what a chain spec defines: identity, genesis hash and state root,
+    /// genesis runtime version, light-sync checkpoint; one JSON object on stdout.
+    ChainInfo(chain_info::ChainInfoArgs),
+}
+
+fn init_logging(filter: Option<&str>) {
+    let filter = std::env::var("RUST_LOG").ok().or_else(|| filter.map(str::to_string)).unwrap_or_else(|| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = match &cli.config {
+        Some(path) => weft_config::NodeConfig::load(path)?,
+        None => weft_config::NodeConfig::default(),
+    };
+    init_logging(config.log.as_deref());
+    match cli.command {
+        Command::ChainInfo(args) => chain_info::run(args, &config),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the error and its causes joined by ": ".
+            let message = format!("{e:#}").replace('\n', " ");
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

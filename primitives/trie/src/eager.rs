@@ -1,0 +1,342 @@
+//! The "eager" proof format of `trie-db` (`trie_db::proof`), which is what the
+//! `ext_trie_{blake2,keccak}_256_verify_proof` host functions verify.
+//!
+//! The proof is the list of nodes met while looking up the sorted keys, in depth-first
+//! pre-order, each encoded with two kinds of omission that the verifier reconstructs:
+//! - the value of a proven key (a leaf then carries an empty inline value, a branch no
+//!   value), rebuilt from the expected value, hashed when the layout version says so;
+//! - the reference to a child node that is itself in the proof (an empty inline
+//!   reference), rebuilt from the child's reconstructed encoding.
+//!
+//! Verification succeeds only if the reconstructed root hash equals the expected root, no
+//! node is left over and no reference or value that should have been omitted is present.
+
+use crate::codec::{decode_node, DecodedNode, NodeValue};
+use crate::encoder::{Encoder, MerkleValue, Partial, Val};
+use crate::proof::ProofError;
+use crate::{nibbles, StateVersion, TrieMap};
+use std::collections::BTreeMap;
+
+/// Generates an eager proof (see the module documentation) of `keys` in the trie of
+/// `entries`.
+pub fn generate_eager_proof(
+    version: StateVersion,
+    entries: &BTreeMap<Vec<u8>, Vec<u8>>,
+    keys: &[&[u8]],
+) -> Vec<Vec<u8>> {
+    let mut m = TrieMap::from_entries(version, entries.iter().map(|(k, v)| (k, v.clone())));
+    m.eager_proof(keys)
+}
+
+/// Verifies that, in the trie of root `root`, `key` holds `expected_value` (`None`: is
+/// absent), using an eager proof. `version` decides how the omitted value is re-encoded
+/// (inline, or hashed if V1 and 33 bytes or longer).
+pub fn verify_proof<P: AsRef<[u8]>>(
+    root: &[u8; 32],
+    proof: &[P],
+    key: &[u8],
+    expected_value: Option<&[u8]>,
+    version: StateVersion,
+) -> Result<(), ProofError> {
+    verify_proof_items(root, proof, &[(key, expected_value)], version)
+}
+
+struct Entry<'a> {
+    node: DecodedNode<'a>,
+    /// A key whose first `prefix_len` nibbles lead to this node.
+    prefix_key: &'a [u8],
+    prefix_len: usize,
+    is_inline: bool,
+    value: Val<'a>,
+    child_index: usize,
+    children: [Option<MerkleValue>; 16],
+}
+
+impl<'a> Entry<'a> {
+    fn new(
+        bytes: &'a [u8],
+        prefix_key: &'a [u8],
+        prefix_len: usize,
+        is_inline: bool,
+    ) -> Result<Self, ProofError> {
+        let node = decode_node(bytes)?;
+        let value = match node.value {
+            NodeValue::None => Val::None,
+            NodeValue::Inline(v) => Val::Inline(v),
+            NodeValue::Hashed(h) => Val::Hashed(*h),
+        };
+        Ok(Entry {
+            node,
+            prefix_key,
+            prefix_len,
+            is_inline,
+            value,
+            child_index: 0,
+            children: [None; 16],
+        })
+    }
+
+    /// Copies the node's own child references for indices `child_index..until`.
+    fn copy_children(&mut self, until: usize) -> Result<(), ProofError> {
+        while self.child_index < until {
+            if let Some(r) = self.node.children[self.child_index] {
+                self.children[self.child_index] =
+                    Some(MerkleValue::from_ref(r).ok_or(ProofError::InvalidChildReference)?);
+            }
+            self.child_index += 1;
+        }
+        Ok(())
+    }
+}
+
+enum Match {
+    Leaf,
+    Branch,
+    NotFound,
+    NotOmitted,
+    Child(usize),
+}
+
+fn match_key(key: &[u8], prefix_len: usize, node: &DecodedNode<'_>) -> Match {
+    if node.is_empty() {
+        return Match::NotFound;
+    }
+    let knl = key.len() * 2;
+    let p = node.partial_key;
+    let end = prefix_len + p.len();
+    let contains = end <= knl
+        && p
+            .iter()
+            .enumerate()
+            .all(|(i, n)| nibbles::at(key, prefix_len + i) == n);
+    if !node.has_children() {
+        if !(contains && knl == end) {
+            return Match::NotFound;
+        }
+        return match node.value {
+            NodeValue::Inline(v) if v.is_empty() => Match::Leaf,
+            NodeValue::None => Match::NotFound,
+            _ => Match::NotOmitted,
+        };
+    }
+    if !contains {
+        return Match::NotFound;
+    }
+    if knl == end {
+        return if node.value.is_some() {
+            Match::NotOmitted
+        } else {
+            Match::Branch
+        };
+    }
+    if node.children[usize::from(nibbles::at(key, end))].is_some() {
+        Match::Child(end + 1)
+    } else {
+        Match::NotFound
+    }
+}
+
+/// Verifies several `(key, expected value)` statements at once with an eager proof (see the
+/// module documentation). The items may be in any order but keys must be distinct.
+pub fn verify_proof_items<'a, P: AsRef<[u8]>>(
+    root: &[u8; 32],
+    proof: &'a [P],
+    items: &[(&'a [u8], Option<&'a [u8]>)],
+    version: StateVersion,
+) -> Result<(), ProofError> {
+    let mut items: Vec<(&'a [u8], Option<&'a [u8]>)> = items.to_vec();
+    items.sort();
+    if items.is_empty() {
+        return if proof.is_empty() {
+            Ok(())
+        } else {
+            Err(ProofError::ExtraneousNode)
+        };
+    }
+    if items.windows(2).any(|w| w[0].0 == w[1].0) {
+        return Err(ProofError::DuplicateKey);
+    }
+    let set_value = |v: &'a [u8]| -> Val<'a> {
+        if version.hashes_value_of_len(v.len()) {
+            Val::Hashed(crate::blake2_256(v))
+        } else {
+            Val::Inline(v)
+        }
+    };
+
+    let mut proof_iter = proof.iter().map(|p| p.as_ref());
+    let root_bytes = proof_iter.next().ok_or(ProofError::IncompleteProof)?;
+    let mut entry = Entry::new(root_bytes, &[], 0, false)?;
+    let mut stack: Vec<Entry<'a>> = Vec::new();
+    let mut encoder = Encoder::default();
+    let mut next_item = 0;
+
+    loop {
+        // Consume the items that concern the current node, until one leads to a child.
+        let mut descend: Option<(usize, &'a [u8])> = None;
+        while let Some(&(key, expected)) = items.get(next_item) {
+            if entry.prefix_len > 0
+                && nibbles::common_prefix(key, entry.prefix_key, 0) < entry.prefix_len
+            {
+                break;
+            }
+            match match_key(key, entry.prefix_len, &entry.node) {
+                Match::Leaf => match expected {
+                    Some(v) => entry.value = set_value(v),
+                    None => return Err(ProofError::ValueMismatch),
+                },
+                Match::Branch => {
+                    entry.value = match expected {
+                        Some(v) => set_value(v),
+                        None => Val::None,
+                    }
+                }
+                Match::NotFound => {
+                    if expected.is_some() {
+                        return Err(ProofError::ValueMismatch);
+                    }
+                }
+                Match::NotOmitted => return Err(ProofError::ExtraneousValue),
+                Match::Child(child_prefix_len) => {
+                    descend = Some((child_prefix_len, key));
+                    break;
+                }
+            }
+            next_item += 1;
+        }
+
+        if let Some((child_prefix_len, key)) = descend {
+            let nib = usize::from(nibbles::at(key, child_prefix_len - 1));
+            if nib < entry.child_index {
+                return Err(ProofError::InvalidStructure("items out of order"));
+            }
+            entry.copy_children(nib)?;
+            let handle = entry.node.children[nib].ok_or(ProofError::IncompleteProof)?;
+            let child = if handle.len() == 32 {
+                return Err(ProofError::ExtraneousHashReference);
+            } else if handle.is_empty() {
+                let bytes = proof_iter.next().ok_or(ProofError::IncompleteProof)?;
+                Entry::new(bytes, key, child_prefix_len, false)?
+            } else {
+                Entry::new(handle, key, child_prefix_len, true)?
+            };
+            stack.push(std::mem::replace(&mut entry, child));
+            continue;
+        }
+
+        // Unwind: rebuild this node's encoding and hand its reference to the parent.
+        entry.copy_children(16)?;
+        let children = &entry.children;
+        let enc = encoder.encode(&Partial::Packed(entry.node.partial_key), &entry.value, |i| {
+            children[i].as_ref().map(|m| m.as_slice())
+        });
+        let child_ref = if entry.is_inline {
+            MerkleValue::from_ref(&enc).ok_or(ProofError::InvalidChildReference)?
+        } else {
+            MerkleValue::from_hash(crate::blake2_256(&enc))
+        };
+        match stack.pop() {
+            Some(mut parent) => {
+                if parent.child_index >= 16 {
+                    return Err(ProofError::InvalidStructure("too many children"));
+                }
+                parent.children[parent.child_index] = Some(child_ref);
+                parent.child_index += 1;
+                entry = parent;
+            }
+            None => {
+                if proof_iter.next().is_some() {
+                    return Err(ProofError::ExtraneousNode);
+                }
+                return if child_ref.as_slice() == root {
+                    Ok(())
+                } else {
+                    Err(ProofError::RootMismatch)
+                };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries() -> BTreeMap<Vec<u8>, Vec<u8>> {
+        let mut m = BTreeMap::new();
+        for i in 0u32..100 {
+            m.insert(
+                (i * 5).to_be_bytes().to_vec(),
+                vec![(i % 256) as u8; (i % 50) as usize],
+            );
+        }
+        m.insert(b"a".to_vec(), b"tiny".to_vec());
+        m.insert(b"ab".to_vec(), b"".to_vec());
+        m
+    }
+
+    #[test]
+    fn roundtrip_membership_and_absence() {
+        let e = entries();
+        for version in [StateVersion::V0, StateVersion::V1] {
+            let root = crate::trie_root(version, e.iter());
+            for key in [
+                25u32.to_be_bytes().to_vec(),
+                245u32.to_be_bytes().to_vec(),
+                26u32.to_be_bytes().to_vec(),
+                b"a".to_vec(),
+                b"ab".to_vec(),
+                b"abc".to_vec(),
+                b"".to_vec(),
+            ] {
+                let proof = generate_eager_proof(version, &e, &[&key]);
+                let expected = e.get(&key).map(|v| v.as_slice());
+                assert_eq!(
+                    verify_proof(&root, &proof, &key, expected, version),
+                    Ok(()),
+                    "{key:?}"
+                );
+                // Wrong claims fail.
+                let wrong: Option<&[u8]> = match expected {
+                    Some(_) => None,
+                    None => Some(b"x"),
+                };
+                assert!(verify_proof(&root, &proof, &key, wrong, version).is_err());
+                assert!(verify_proof(&root, &proof, &key, Some(b"other value"), version).is_err());
+                assert!(verify_proof(&[0; 32], &proof, &key, expected, version).is_err());
+            }
+            // Several keys at once.
+            let keys: Vec<Vec<u8>> = vec![
+                5u32.to_be_bytes().to_vec(),
+                10u32.to_be_bytes().to_vec(),
+                11u32.to_be_bytes().to_vec(),
+                b"ab".to_vec(),
+            ];
+            let key_refs: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
+            let proof = generate_eager_proof(version, &e, &key_refs);
+            let items: Vec<(&[u8], Option<&[u8]>)> = keys
+                .iter()
+                .map(|k| (k.as_slice(), e.get(k).map(|v| v.as_slice())))
+                .collect();
+            assert_eq!(verify_proof_items(&root, &proof, &items, version), Ok(()));
+            assert!(verify_proof_items(&root, &proof, &items[..2], version).is_err());
+        }
+    }
+
+    #[test]
+    fn empty_trie() {
+        let e = BTreeMap::new();
+        let proof = generate_eager_proof(StateVersion::V0, &e, &[b"k"]);
+        assert_eq!(proof, vec![vec![0u8]]);
+        assert_eq!(
+            verify_proof(&crate::EMPTY_TRIE_ROOT, &proof, b"k", None, StateVersion::V0),
+            Ok(())
+        );
+        assert!(verify_proof(&crate::EMPTY_TRIE_ROOT, &proof, b"k", Some(b"v"), StateVersion::V0).is_err());
+        let none: &[Vec<u8>] = &[];
+        assert_eq!(
+            verify_proof_items(&crate::EMPTY_TRIE_ROOT, none, &[], StateVersion::V0),
+            Ok(())
+        );
+    }
+}

@@ -245,3 +245,24 @@ fn westend_all_256_blocks() {
     assert_eq!((primary, secondary_plain, secondary_vrf), (62, 194, 0));
     assert_eq!(parent, h256("0xb7f3334eaa611483108de2f2c25a5d8e2aeefca56dfe20201fdc8618eb6571bf"));
 }
+
+/// Smoke test of what BABE seal verification needs (pre-hash, seal, authority index):
+/// Westend's first epochs keep the genesis validator set, which block #1 re-announces
+/// in its NextEpochData, so every seal verifies against those four keys.
+#[test]
+fn westend_seals_verify_against_announced_authorities() {
+    let blocks = westend_blocks();
+    let first = decode_header(&blocks[0].header).unwrap();
+    let authorities = first.babe_digests().unwrap().next_epoch.unwrap().authorities;
+    for b in &blocks {
+        let header = decode_header(&b.header).unwrap();
+        let index = header.babe_pre_digest().unwrap().unwrap().authority_index() as usize;
+        let signature = weft_crypto::sr25519::Signature(header.babe_seal().unwrap());
+        let public = weft_crypto::sr25519::Public(authorities[index].public_key);
+        assert!(
+            weft_crypto::sr25519::verify(&signature, header.pre_hash().as_bytes(), &public),
+            "seal of #{} by authority {index}",
+            b.number
+        );
+    }
+}

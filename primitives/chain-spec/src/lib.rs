@@ -336,7 +336,10 @@ impl ChainSpec {
             // `{"Custom": "name"}`
             Some(serde_json::Value::Object(o)) => o.values().next().and_then(|v| v.as_str()).map(str::to_string),
             Some(other) => {
-                return Err(ChainSpecError::BadField { field: "chainType".into(), reason: format!("unexpected {other}") })
+                return Err(ChainSpecError::BadField {
+                    field: "chainType".into(),
+                    reason: format!("unexpected {other}"),
+                })
             }
         };
 
@@ -416,11 +419,10 @@ impl ChainSpec {
 
 fn parse_light_sync_state(json: LightSyncStateJson) -> Result<LightSyncState, ChainSpecError> {
     let header_bytes = decode_hex("lightSyncState.finalizedBlockHeader", &json.finalized_block_header)?;
-    let finalized_block_header =
-        weft_block::decode_header(&header_bytes).map_err(|e| ChainSpecError::BadField {
-            field: "lightSyncState.finalizedBlockHeader".into(),
-            reason: e.to_string(),
-        })?;
+    let finalized_block_header = weft_block::decode_header(&header_bytes).map_err(|e| ChainSpecError::BadField {
+        field: "lightSyncState.finalizedBlockHeader".into(),
+        reason: e.to_string(),
+    })?;
     Ok(LightSyncState {
         finalized_block_header,
         babe_epoch_changes: decode_hex("lightSyncState.babeEpochChanges", &json.babe_epoch_changes)?,
@@ -475,7 +477,8 @@ mod tests {
         // The child key above is not hex: rejected with the field named.
         let err = list.unwrap_err().to_string();
         assert!(err.contains("genesis.raw[1] child key"), "{err}");
-        let list = ChainSpec::from_json_bytes(br#"{"name":"T","id":"t","genesis":{"raw":[{"0x01":"0x02"},{}]}}"#).unwrap();
+        let list =
+            ChainSpec::from_json_bytes(br#"{"name":"T","id":"t","genesis":{"raw":[{"0x01":"0x02"},{}]}}"#).unwrap();
         assert_eq!(map.genesis, list.genesis);
     }
 

@@ -179,9 +179,7 @@ impl<'a> AddressUri<'a> {
     /// Splits a secret URI. Equivalent to Substrate's regular expression
     /// `^(?P<phrase>[a-zA-Z0-9 ]+)?(?P<path>(//?[^/]+)*)(///(?P<password>.*))?$`.
     pub fn parse(input: &'a str) -> Result<Self, UriError> {
-        let phrase_end = input
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == ' '))
-            .unwrap_or(input.len());
+        let phrase_end = input.find(|c: char| !(c.is_ascii_alphanumeric() || c == ' ')).unwrap_or(input.len());
         let phrase = (phrase_end > 0).then(|| &input[..phrase_end]);
         let mut rest = &input[phrase_end..];
         let mut paths = Vec::new();
@@ -216,11 +214,7 @@ impl<'a> AddressUri<'a> {
                 return Err(UriError::InvalidCharacterInPhrase);
             }
         }
-        Ok(AddressUri {
-            phrase,
-            paths,
-            password,
-        })
+        Ok(AddressUri { phrase, paths, password })
     }
 }
 
@@ -253,11 +247,7 @@ impl core::str::FromStr for SecretUri {
         Ok(SecretUri {
             phrase: Zeroizing::new(uri.phrase.unwrap_or(DEV_PHRASE).to_owned()),
             password: uri.password.map(|p| Zeroizing::new(p.to_owned())),
-            junctions: uri
-                .paths
-                .iter()
-                .map(|p| DeriveJunction::from_path_element(p))
-                .collect(),
+            junctions: uri.paths.iter().map(|p| DeriveJunction::from_path_element(p)).collect(),
         })
     }
 }
@@ -265,8 +255,8 @@ impl core::str::FromStr for SecretUri {
 /// Converts a BIP39 English mnemonic into the 32-byte seed used by all three
 /// schemes (`substrate-bip39` semantics: PBKDF2 over the entropy).
 pub fn seed_from_phrase(phrase: &str, password: Option<&str>) -> Result<[u8; 32], SecretStringError> {
-    let mnemonic = bip39::Mnemonic::parse_in(bip39::Language::English, phrase)
-        .map_err(|_| SecretStringError::InvalidPhrase)?;
+    let mnemonic =
+        bip39::Mnemonic::parse_in(bip39::Language::English, phrase).map_err(|_| SecretStringError::InvalidPhrase)?;
     let (entropy, entropy_len) = mnemonic.to_entropy_array();
     let entropy = Zeroizing::new(entropy);
     let full = seed_from_entropy(&entropy[..entropy_len], password.unwrap_or(""))?;
@@ -278,10 +268,7 @@ pub fn seed_from_phrase(phrase: &str, password: Option<&str>) -> Result<[u8; 32]
 /// `substrate-bip39`'s `seed_from_entropy`: the 64-byte
 /// `PBKDF2-HMAC-SHA512(entropy, "mnemonic" ++ password, 2048)`. The entropy
 /// must be 16 to 32 bytes long, in steps of 4.
-pub fn seed_from_entropy(
-    entropy: &[u8],
-    password: &str,
-) -> Result<Zeroizing<[u8; 64]>, SecretStringError> {
+pub fn seed_from_entropy(entropy: &[u8], password: &str) -> Result<Zeroizing<[u8; 64]>, SecretStringError> {
     if entropy.len() < 16 || entropy.len() > 32 || entropy.len() % 4 != 0 {
         return Err(SecretStringError::InvalidSeed);
     }
@@ -334,12 +321,8 @@ pub trait SuriPair: Sized {
         let password = password_override.or(uri.password.as_ref().map(|p| p.as_str()));
         let (root, seed) = match uri.phrase.strip_prefix("0x") {
             Some(hex_seed) => {
-                let bytes =
-                    Zeroizing::new(hex::decode(hex_seed).map_err(|_| SecretStringError::InvalidSeed)?);
-                let seed: [u8; 32] = bytes
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| SecretStringError::InvalidSeed)?;
+                let bytes = Zeroizing::new(hex::decode(hex_seed).map_err(|_| SecretStringError::InvalidSeed)?);
+                let seed: [u8; 32] = bytes.as_slice().try_into().map_err(|_| SecretStringError::InvalidSeed)?;
                 (Self::from_seed_slice(&seed)?, seed)
             }
             None => Self::from_phrase(&uri.phrase, password)?,
@@ -367,12 +350,12 @@ mod tests {
         AddressUri::parse(s)
     }
 
-    fn ok<'a>(phrase: Option<&'a str>, paths: Vec<&'a str>, password: Option<&'a str>) -> Result<AddressUri<'a>, UriError> {
-        Ok(AddressUri {
-            phrase,
-            paths,
-            password,
-        })
+    fn ok<'a>(
+        phrase: Option<&'a str>,
+        paths: Vec<&'a str>,
+        password: Option<&'a str>,
+    ) -> Result<AddressUri<'a>, UriError> {
+        Ok(AddressUri { phrase, paths, password })
     }
 
     #[test]
@@ -382,10 +365,7 @@ mod tests {
         assert_eq!(uri("sdasd///asda"), ok(Some("sdasd"), vec![], Some("asda")));
         assert_eq!(uri("sdasd//asda"), ok(Some("sdasd"), vec!["/asda"], None));
         assert_eq!(uri("sdasd//"), Err(UriError::InvalidCharacterInHardPath));
-        assert_eq!(
-            uri("sdasd/xx//a/b//c///pass"),
-            ok(Some("sdasd"), vec!["xx", "/a", "b", "/c"], Some("pass"))
-        );
+        assert_eq!(uri("sdasd/xx//a/b//c///pass"), ok(Some("sdasd"), vec!["xx", "/a", "b", "/c"], Some("pass")));
         assert_eq!(uri("sdasd/"), Err(UriError::InvalidCharacterInSoftPath));
         assert_eq!(uri("sdasd"), ok(Some("sdasd"), vec![], None));
         assert_eq!(uri("sd.asd"), Err(UriError::InvalidCharacterInPhrase));
@@ -413,10 +393,7 @@ mod tests {
         assert_eq!(DeriveJunction::from_path_element("/Alice"), DeriveJunction::Hard(expected));
         // Long strings are hashed.
         let long = "0123456789012345678901234567890123456789";
-        assert_eq!(
-            DeriveJunction::from_path_element(long),
-            DeriveJunction::Soft(blake2_256(&long.encode()))
-        );
+        assert_eq!(DeriveJunction::from_path_element(long), DeriveJunction::Soft(blake2_256(&long.encode())));
         // 31 chars + 1 length byte fit exactly.
         let fits = "a".repeat(31);
         let j = DeriveJunction::from_path_element(&fits).chain_code();
@@ -424,10 +401,7 @@ mod tests {
         assert_eq!(&j[1..], fits.as_bytes());
         // u64 overflow falls back to the string form.
         let big = "18446744073709551616";
-        assert_eq!(
-            DeriveJunction::from_path_element(big),
-            DeriveJunction::soft(big)
-        );
+        assert_eq!(DeriveJunction::from_path_element(big), DeriveJunction::soft(big));
     }
 
     /// Vectors from substrate-bip39 (all with password "Substrate").
@@ -467,7 +441,10 @@ mod tests {
         assert_eq!(seed_from_phrase("bottom drive obey", None), Err(SecretStringError::InvalidPhrase));
         // Bad checksum word.
         assert_eq!(
-            seed_from_phrase("abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon", None),
+            seed_from_phrase(
+                "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon",
+                None
+            ),
             Err(SecretStringError::InvalidPhrase)
         );
     }

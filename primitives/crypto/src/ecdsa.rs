@@ -40,7 +40,7 @@ use k256::elliptic_curve::ops::{LinearCombination, Reduce};
 use k256::elliptic_curve::point::DecompressPoint;
 use k256::elliptic_curve::sec1::ToEncodedPoint;
 use k256::elliptic_curve::subtle::Choice;
-use k256::elliptic_curve::{Field, Group, PrimeField};
+use k256::elliptic_curve::{Group, PrimeField};
 use k256::{AffinePoint, FieldBytes, ProjectivePoint, Scalar, U256};
 use zeroize::Zeroizing;
 
@@ -63,7 +63,9 @@ byte_array_newtype!(
 );
 
 /// Recovery failures, mirroring the host API's `EcdsaVerifyError`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, parity_scale_codec::Encode, parity_scale_codec::Decode)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, parity_scale_codec::Encode, parity_scale_codec::Decode,
+)]
 pub enum RecoverError {
     /// `r` or `s` is not a valid scalar (strict parsing only).
     #[error("bad r or s value")]
@@ -78,8 +80,8 @@ pub enum RecoverError {
 
 /// The secp256k1 group order `n`, big-endian.
 const ORDER: [u8; 32] = [
-    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
-    0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48, 0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x41,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe, 0xba, 0xae, 0xdc,
+    0xe6, 0xaf, 0x48, 0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x41,
 ];
 
 impl Public {
@@ -144,8 +146,8 @@ impl Pair {
     /// Builds the pair for a 32-byte secret scalar. Fails (instead of
     /// panicking) for the ~2⁻¹²⁸ fraction of seeds that are zero or `≥ n`.
     pub fn from_seed(seed: &[u8; 32]) -> Result<Pair, CryptoError> {
-        let secret = k256::ecdsa::SigningKey::from_bytes(&FieldBytes::from(*seed))
-            .map_err(|_| CryptoError::InvalidSecretKey)?;
+        let secret =
+            k256::ecdsa::SigningKey::from_bytes(&FieldBytes::from(*seed)).map_err(|_| CryptoError::InvalidSecretKey)?;
         let public = compress(&secret.verifying_key().as_affine().to_encoded_point(true));
         Ok(Pair { secret, public })
     }
@@ -205,9 +207,7 @@ impl core::fmt::Debug for Pair {
 
 impl SuriPair for Pair {
     fn from_seed_slice(seed: &[u8]) -> Result<Self, SecretStringError> {
-        let seed: &[u8; 32] = seed
-            .try_into()
-            .map_err(|_| SecretStringError::InvalidSeedLength)?;
+        let seed: &[u8; 32] = seed.try_into().map_err(|_| SecretStringError::InvalidSeedLength)?;
         Pair::from_seed(seed).map_err(|_| SecretStringError::InvalidSeed)
     }
 
@@ -324,10 +324,7 @@ pub fn recover_overflowing(signature: &[u8; 65], message_hash: &[u8; 32]) -> Res
 
 /// Compressed-output variant of [`recover_overflowing`]
 /// (`ext_crypto_secp256k1_ecdsa_recover_compressed_version_1`).
-pub fn recover_compressed_overflowing(
-    signature: &[u8; 65],
-    message_hash: &[u8; 32],
-) -> Result<[u8; 33], RecoverError> {
+pub fn recover_compressed_overflowing(signature: &[u8; 65], message_hash: &[u8; 32]) -> Result<[u8; 33], RecoverError> {
     recover_host(signature, message_hash, Parse::Overflowing).map(|p| compressed(&p))
 }
 
@@ -357,8 +354,7 @@ pub fn verify_prehashed(signature: &Signature, message_hash: &[u8; 32], public: 
 /// `ext_crypto_ecdsa_verify_version_1`: like [`verify`] but with
 /// overflowing `r`/`s` parsing.
 pub fn verify_overflowing(signature: &Signature, message: &[u8], public: &Public) -> bool {
-    recover_for_verify(signature, &blake2_256(message), Parse::Overflowing)
-        .is_some_and(|key| key == *public)
+    recover_for_verify(signature, &blake2_256(message), Parse::Overflowing).is_some_and(|key| key == *public)
 }
 
 #[cfg(test)]
@@ -472,13 +468,33 @@ mod tests {
         assert_eq!(recover(&high.0, &hash).unwrap(), expected);
         assert!(verify_prehashed(&high, &hash, &pair.public()));
 
-        // s + n: rejected by v2 (BadRS), reduced back to s by v1.
+        // Values in [n, 2^256) are BadRS for v2 and reduced modulo n by v1:
+        // (r, n + 1) behaves like (r, 1), and (n + x, s) like (x, s).
+        let mut one = [0u8; 32];
+        one[31] = 1;
+        let mut s_is_one = sig;
+        s_is_one.0[32..64].copy_from_slice(&one);
         let mut overflow_s = sig;
-        overflow_s.0[32..64].copy_from_slice(&add_be(&sig.0[32..64], &ORDER));
+        overflow_s.0[32..64].copy_from_slice(&add_be(&one, &ORDER));
         assert_eq!(recover(&overflow_s.0, &hash), Err(RecoverError::BadRS));
-        assert_eq!(recover_overflowing(&overflow_s.0, &hash).unwrap(), expected);
-        assert!(!verify_prehashed(&overflow_s, &hash, &pair.public()));
-        assert!(verify_overflowing(&overflow_s, b"edge cases", &pair.public()));
+        let key = recover_compressed(&s_is_one.0, &hash).unwrap();
+        assert_eq!(recover_compressed_overflowing(&overflow_s.0, &hash), Ok(key));
+        // verify_overflowing accepts it for the recovered key, verify does not.
+        let hash_of_msg = blake2_256(b"msg");
+        let key = Public(recover_compressed(&s_is_one.0, &hash_of_msg).unwrap());
+        assert!(verify_overflowing(&overflow_s, b"msg", &key));
+        assert!(!verify(&overflow_s, b"msg", &key));
+        assert!(verify(&s_is_one, b"msg", &key));
+        for x in 1u8..=8 {
+            let mut small_x = [0u8; 32];
+            small_x[31] = x;
+            let mut strict = sig;
+            strict.0[..32].copy_from_slice(&small_x);
+            let mut overflowing = sig;
+            overflowing.0[..32].copy_from_slice(&add_be(&small_x, &ORDER));
+            assert_eq!(recover(&overflowing.0, &hash), Err(RecoverError::BadRS));
+            assert_eq!(recover_overflowing(&overflowing.0, &hash), recover(&strict.0, &hash));
+        }
 
         // r = n reduces to zero: BadSignature in v1, BadRS in v2.
         let mut r_is_n = sig;
@@ -536,10 +552,7 @@ mod tests {
         let expected = h32("b8eefc4937200a8382d00050e050ced2d4ab72cc2ef1b061477afb51564fdd61");
         assert_eq!(*derived.seed(), expected);
         assert_eq!(seed, Some(expected));
-        assert_eq!(
-            pair.derive(&[DeriveJunction::soft(1u64)], None).unwrap_err(),
-            SecretStringError::InvalidPath
-        );
+        assert_eq!(pair.derive(&[DeriveJunction::soft(1u64)], None).unwrap_err(), SecretStringError::InvalidPath);
         assert_eq!(Pair::from_seed(&[0u8; 32]).unwrap_err(), CryptoError::InvalidSecretKey);
         assert_eq!(Pair::from_seed(&ORDER).unwrap_err(), CryptoError::InvalidSecretKey);
         assert!(Public::from_full(&[0u8; 64]).is_err());

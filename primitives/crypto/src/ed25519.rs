@@ -99,9 +99,7 @@ impl core::fmt::Debug for Pair {
 
 impl SuriPair for Pair {
     fn from_seed_slice(seed: &[u8]) -> Result<Self, SecretStringError> {
-        let seed: &[u8; 32] = seed
-            .try_into()
-            .map_err(|_| SecretStringError::InvalidSeedLength)?;
+        let seed: &[u8; 32] = seed.try_into().map_err(|_| SecretStringError::InvalidSeedLength)?;
         Ok(Pair::from_seed(seed))
     }
 
@@ -163,10 +161,7 @@ mod tests {
     #[test]
     fn rfc8032_test_1() {
         let pair = Pair::from_seed(&h32("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"));
-        assert_eq!(
-            pair.public(),
-            Public(h32("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"))
-        );
+        assert_eq!(pair.public(), Public(h32("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")));
         let expected = Signature(h64(
             "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
         ));
@@ -180,10 +175,7 @@ mod tests {
     #[test]
     fn rfc8032_test_2() {
         let pair = Pair::from_seed(&h32("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb"));
-        assert_eq!(
-            pair.public(),
-            Public(h32("3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c"))
-        );
+        assert_eq!(pair.public(), Public(h32("3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c")));
         let sig = pair.sign(&[0x72]);
         assert_eq!(
             sig,
@@ -195,10 +187,7 @@ mod tests {
     #[test]
     fn round_trip_and_bit_flips() {
         let pair = Pair::from_seed(b"12345678901234567890123456789012");
-        assert_eq!(
-            pair.public(),
-            Public(h32("2f8c6129d816cf51c374bc7f08c3e63ed156cf78aefb4a6550d97b87997977ee"))
-        );
+        assert_eq!(pair.public(), Public(h32("2f8c6129d816cf51c374bc7f08c3e63ed156cf78aefb4a6550d97b87997977ee")));
         let msg = b"Something important";
         let sig = pair.sign(msg);
         assert!(Pair::verify(&sig, msg, &pair.public()));
@@ -221,10 +210,7 @@ mod tests {
         let expected = h32("ede3354e133f9c8e337ddd6ee5415ed4b4ffe5fc7d21e933f4930a3730e5b21c");
         assert_eq!(*derived.seed(), expected);
         assert_eq!(seed, Some(expected));
-        assert_eq!(
-            pair.derive(&[DeriveJunction::soft(1u64)], None).unwrap_err(),
-            SecretStringError::InvalidPath
-        );
+        assert_eq!(pair.derive(&[DeriveJunction::soft(1u64)], None).unwrap_err(), SecretStringError::InvalidPath);
     }
 
     /// Non-canonical `s` (s + ℓ) is rejected by both verifiers, while an
@@ -236,8 +222,8 @@ mod tests {
         let sig = pair.sign(msg);
         // s + ℓ: same value modulo ℓ, non-canonical encoding.
         const L: [u8; 32] = [
-            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
-            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0,
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
         ];
         let mut non_canonical = sig;
         let mut carry = 0u16;
@@ -271,6 +257,63 @@ mod tests {
             .unwrap();
         assert!(!verify(&Signature(sig), b"anything", &Public(not_a_point)));
         assert!(!verify_dalek_legacy(&Signature(sig), b"anything", &Public(not_a_point)));
+    }
+
+    /// Signatures whose `R` has a small-order component, or whose `R` is
+    /// encoded non-canonically, pass the ZIP-215 (zebra) check but fail
+    /// dalek's cofactorless check.
+    #[test]
+    fn cofactored_vs_cofactorless() {
+        use curve25519_dalek::constants::ED25519_BASEPOINT_POINT as B;
+        use curve25519_dalek::edwards::CompressedEdwardsY;
+        use curve25519_dalek::scalar::Scalar;
+        use sha2::{Digest, Sha512};
+
+        let seed = [5u8; 32];
+        let pair = Pair::from_seed(&seed);
+        let h = Sha512::digest(seed);
+        let mut a_bytes = [0u8; 32];
+        a_bytes.copy_from_slice(&h[..32]);
+        a_bytes[0] &= 248;
+        a_bytes[31] &= 127;
+        a_bytes[31] |= 64;
+        let a = Scalar::from_bytes_mod_order(a_bytes);
+        assert_eq!((a * B).compress().to_bytes(), pair.public().0);
+
+        // T = (0, -1), the point of order 2.
+        let mut t_bytes = [0xffu8; 32];
+        t_bytes[0] = 0xec;
+        t_bytes[31] = 0x7f;
+        let t = CompressedEdwardsY(t_bytes).decompress().unwrap();
+        assert!(t.is_small_order());
+
+        let msg = b"torsion";
+        let r = Scalar::from_bytes_mod_order([17u8; 32]);
+        let big_r = (r * B + t).compress().to_bytes();
+        let k = Scalar::from_hash(Sha512::new().chain_update(big_r).chain_update(pair.public().0).chain_update(msg));
+        let s = r + k * a;
+        let mut sig = [0u8; 64];
+        sig[..32].copy_from_slice(&big_r);
+        sig[32..].copy_from_slice(s.as_bytes());
+        assert!(verify(&Signature(sig), msg, &pair.public()));
+        assert!(!verify_dalek_legacy(&Signature(sig), msg, &pair.public()));
+
+        // Identity key and identity R encoded non-canonically (y = p + 1).
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut non_canonical_identity = [0xffu8; 32];
+        non_canonical_identity[0] = 0xee;
+        non_canonical_identity[31] = 0x7f;
+        let mut sig = [0u8; 64];
+        sig[..32].copy_from_slice(&non_canonical_identity);
+        assert!(verify(&Signature(sig), msg, &Public(identity)));
+        assert!(!verify_dalek_legacy(&Signature(sig), msg, &Public(identity)));
+
+        // A non-canonically encoded (small-order) public key is accepted by both.
+        let mut sig = [0u8; 64];
+        sig[..32].copy_from_slice(&identity);
+        assert!(verify(&Signature(sig), msg, &Public(non_canonical_identity)));
+        assert!(verify_dalek_legacy(&Signature(sig), msg, &Public(non_canonical_identity)));
     }
 
     #[test]

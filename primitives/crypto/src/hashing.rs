@@ -116,14 +116,8 @@ mod tests {
 
     #[test]
     fn blake2_vectors() {
-        assert_eq!(
-            blake2_256(b"").to_vec(),
-            h("0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8")
-        );
-        assert_eq!(
-            blake2_128(b"").to_vec(),
-            h("cae66941d9efbd404e4d88758ea67670")
-        );
+        assert_eq!(blake2_256(b"").to_vec(), h("0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8"));
+        assert_eq!(blake2_128(b"").to_vec(), h("cae66941d9efbd404e4d88758ea67670"));
         assert_eq!(
             blake2_512(b"").to_vec(),
             h("786a02f742015903c6c6fd852552d272912f4740e15847618a86e217f71f5419\
@@ -144,18 +138,9 @@ mod tests {
         assert_eq!(twox_64(b"").to_vec(), h("99e9d85137db46ef"));
         let mut key = twox_128(b"System").to_vec();
         key.extend_from_slice(&twox_128(b"Account"));
-        assert_eq!(
-            key,
-            h("26aa394eea5630e07c48ae0c9558cef7b99d880ec681799c0cf30e8886371da9")
-        );
-        assert_eq!(
-            twox_128(b"Balances").to_vec(),
-            h("c2261276cc9d1f8598ea4b6a74b15c2f")
-        );
-        assert_eq!(
-            twox_128(b"TotalIssuance").to_vec(),
-            h("57c875e4cff74148e4628f264b974c80")
-        );
+        assert_eq!(key, h("26aa394eea5630e07c48ae0c9558cef7b99d880ec681799c0cf30e8886371da9"));
+        assert_eq!(twox_128(b"Balances").to_vec(), h("c2261276cc9d1f8598ea4b6a74b15c2f"));
+        assert_eq!(twox_128(b"TotalIssuance").to_vec(), h("57c875e4cff74148e4628f264b974c80"));
         // twox_256 extends twox_128 with seeds 2 and 3.
         assert_eq!(twox_256(b":code")[..16], twox_128(b":code"));
         assert_eq!(twox_128(b":code")[..8], twox_64(b":code"));
@@ -163,23 +148,14 @@ mod tests {
 
     #[test]
     fn keccak_and_sha2_vectors() {
-        assert_eq!(
-            keccak_256(b"").to_vec(),
-            h("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470")
-        );
+        assert_eq!(keccak_256(b"").to_vec(), h("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"));
         assert_eq!(
             keccak_512(b"").to_vec(),
             h("0eab42de4c3ceb9235fc91acffe746b29c29a8c366b7c60e4e67c466f36a4304\
                c00fa9caf9d87976ba469bcbe06713b435f091ef2769fb160cdab33d3670680e")
         );
-        assert_eq!(
-            sha2_256(b"abc").to_vec(),
-            h("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        );
-        assert_eq!(
-            sha2_256(b"").to_vec(),
-            h("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        );
+        assert_eq!(sha2_256(b"abc").to_vec(), h("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+        assert_eq!(sha2_256(b"").to_vec(), h("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
     }
 
     #[test]

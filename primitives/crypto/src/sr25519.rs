@@ -185,9 +185,7 @@ pub fn verify(signature: &Signature, message: &[u8], public: &Public) -> bool {
     let Ok(public) = PublicKey::from_bytes(&public.0) else {
         return false;
     };
-    public
-        .verify_simple(SIGNING_CONTEXT, message, &signature)
-        .is_ok()
+    public.verify_simple(SIGNING_CONTEXT, message, &signature).is_ok()
 }
 
 /// Verifies like `ext_crypto_sr25519_verify_version_1`: accepts current
@@ -197,9 +195,7 @@ pub fn verify_deprecated(signature: &Signature, message: &[u8], public: &Public)
     let Ok(public) = PublicKey::from_bytes(&public.0) else {
         return false;
     };
-    public
-        .verify_simple_preaudit_deprecated(SIGNING_CONTEXT, message, &signature.0)
-        .is_ok()
+    public.verify_simple_preaudit_deprecated(SIGNING_CONTEXT, message, &signature.0).is_ok()
 }
 
 /// Evaluates the VRF on `transcript` and proves it (BABE slot claims).
@@ -241,18 +237,12 @@ mod tests {
     fn known_seeds() {
         // From sp-core's sr25519 tests.
         let pair = Pair::from_seed(&h32("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"));
-        assert_eq!(
-            pair.public(),
-            Public(h32("44a996beb1eef7bdcab976ab6d2ca26104834164ecf28fb375600576fcc6eb0f"))
-        );
+        assert_eq!(pair.public(), Public(h32("44a996beb1eef7bdcab976ab6d2ca26104834164ecf28fb375600576fcc6eb0f")));
         let sig = pair.sign(b"");
         assert!(verify(&sig, b"", &pair.public()));
 
         let pair = Pair::from_seed(b"12345678901234567890123456789012");
-        assert_eq!(
-            pair.public(),
-            Public(h32("741c08a06f41c596608f6774259bd9043304adfa5d3eea62760bd9be97634d63"))
-        );
+        assert_eq!(pair.public(), Public(h32("741c08a06f41c596608f6774259bd9043304adfa5d3eea62760bd9be97634d63")));
     }
 
     #[test]
@@ -281,7 +271,8 @@ mod tests {
     fn deprecated_signatures() {
         let public = Public(h32("b4bfa1f7a5166695eb75299fd1c4c03ea212871c342f2c5dfea0902b2c246918"));
         let signature = Signature(h64("5a9755f069939f45d96aaf125cf5ce7ba1db998686f87f2fb3cbdea922078741a73891ba265f70c31436e18a9acd14d189d73c12317ab6c313285cd938453202"));
-        let message = b"Verifying that I am the owner of 5G9hQLdsKQswNPgB499DeA5PkFBbgkLPJWkkS6FAM6xGQ8xD. Hash: 221455a3\n";
+        let message =
+            b"Verifying that I am the owner of 5G9hQLdsKQswNPgB499DeA5PkFBbgkLPJWkkS6FAM6xGQ8xD. Hash: 221455a3\n";
         assert!(verify_deprecated(&signature, message, &public));
         assert!(!verify(&signature, message, &public));
 
@@ -356,9 +347,6 @@ mod tests {
         let restored = Pair::from_secret_bytes(&pair.to_secret_bytes()[..]).unwrap();
         assert_eq!(restored.public(), pair.public());
         assert!(Pair::from_secret_bytes(&[0u8; 63]).is_err());
-        assert_eq!(
-            <Pair as SuriPair>::from_seed_slice(&[0u8; 31]).unwrap_err(),
-            SecretStringError::InvalidSeedLength
-        );
+        assert_eq!(<Pair as SuriPair>::from_seed_slice(&[0u8; 31]).unwrap_err(), SecretStringError::InvalidSeedLength);
     }
 }

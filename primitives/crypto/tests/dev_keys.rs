@@ -16,8 +16,16 @@ fn hex33(s: &str) -> [u8; 33] {
 #[test]
 fn sr25519_dev_accounts() {
     let cases = [
-        ("//Alice", "d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d", "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"),
-        ("//Bob", "8eaf04151687736326c9fea17e25fc5287613693c912909cb226aa4794f26a48", "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty"),
+        (
+            "//Alice",
+            "d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d",
+            "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY",
+        ),
+        (
+            "//Bob",
+            "8eaf04151687736326c9fea17e25fc5287613693c912909cb226aa4794f26a48",
+            "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty",
+        ),
         ("//Alice//stash", "be5ddb1579b72e84524fc29e78609e3caf42e85aa118ebfe0b0ad404b5bdd25f", ""),
         ("//Bob//stash", "fe65717dad0447d715f660a0a58411de509b42e6efb8375f562f58a554d5860e", ""),
     ];
@@ -39,11 +47,8 @@ fn sr25519_seed_tracking_and_soft_paths() {
     // `subkey inspect //Alice`: secret seed.
     let (pair, seed) = sr25519::Pair::from_string_with_seed("//Alice", None).unwrap();
     assert_eq!(seed, Some(hex32("e5be9a5092b81bca64be81d212e7f2f9eba183bb7a90954f7b76361f6edb5c0a")));
-    let from_hex = sr25519::Pair::from_string(
-        "0xe5be9a5092b81bca64be81d212e7f2f9eba183bb7a90954f7b76361f6edb5c0a",
-        None,
-    )
-    .unwrap();
+    let from_hex =
+        sr25519::Pair::from_string("0xe5be9a5092b81bca64be81d212e7f2f9eba183bb7a90954f7b76361f6edb5c0a", None).unwrap();
     assert_eq!(from_hex.public(), pair.public());
 
     // Soft derivation (sp-core `derive_soft_known_pair_should_work`).
@@ -64,8 +69,18 @@ fn sr25519_seed_tracking_and_soft_paths() {
 #[test]
 fn ed25519_dev_accounts() {
     let cases = [
-        ("//Alice", "88dc3417d5058ec4b4503e0c12ea1a0a89be200fe98922423d4334014fa6b0ee", "5FA9nQDVg267DEd8m1ZypXLBnvN7SFxYwV7ndqSYGiN9TTpu", "abf8e5bdbe30c65656c0a3cbd181ff8a56294a69dfedd27982aace4a76909115"),
-        ("//Bob", "d17c2d7823ebf260fd138f2d7e27d114c0145d968b5ff5006125f2414fadae69", "5GoNkf6WdbxCFnPdAnYYQyCjAKPJgLNxXwPjwTh6DGg6gN3E", "3b7b60af2abcd57ba401ab398f84f4ca54bd6b2140d2503fbcf3286535fe3ff1"),
+        (
+            "//Alice",
+            "88dc3417d5058ec4b4503e0c12ea1a0a89be200fe98922423d4334014fa6b0ee",
+            "5FA9nQDVg267DEd8m1ZypXLBnvN7SFxYwV7ndqSYGiN9TTpu",
+            "abf8e5bdbe30c65656c0a3cbd181ff8a56294a69dfedd27982aace4a76909115",
+        ),
+        (
+            "//Bob",
+            "d17c2d7823ebf260fd138f2d7e27d114c0145d968b5ff5006125f2414fadae69",
+            "5GoNkf6WdbxCFnPdAnYYQyCjAKPJgLNxXwPjwTh6DGg6gN3E",
+            "3b7b60af2abcd57ba401ab398f84f4ca54bd6b2140d2503fbcf3286535fe3ff1",
+        ),
     ];
     for (uri, public, address, seed) in cases {
         let (pair, got_seed) = ed25519::Pair::from_string_with_seed(uri, None).unwrap();
@@ -75,16 +90,10 @@ fn ed25519_dev_accounts() {
         assert_eq!(*pair.seed(), hex32(seed));
     }
     // Soft junctions are not supported by ed25519.
-    assert_eq!(
-        ed25519::Pair::from_string("//Alice/soft", None).unwrap_err(),
-        SecretStringError::InvalidPath
-    );
+    assert_eq!(ed25519::Pair::from_string("//Alice/soft", None).unwrap_err(), SecretStringError::InvalidPath);
     // Hex seed (RFC 8032 test 1).
-    let pair = ed25519::Pair::from_string(
-        "0x9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
-        None,
-    )
-    .unwrap();
+    let pair =
+        ed25519::Pair::from_string("0x9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60", None).unwrap();
     assert_eq!(pair.public().0, hex32("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"));
 }
 
@@ -102,10 +111,7 @@ fn ecdsa_dev_accounts() {
     // `subkey inspect --scheme ecdsa //Alice`.
     let (alice, seed) = ecdsa::Pair::from_string_with_seed("//Alice", None).unwrap();
     assert_eq!(seed, Some(hex32("cb6df9de1efca7a3998a8ead4e02159d5fa99c3e0d4fd6432667390bb4726854")));
-    assert_eq!(
-        alice.public().to_ss58_public(42),
-        "KW39r9CJjAVzmkf9zQ4YDb2hqfAVGdRqn53eRqyruqpxAP5YL"
-    );
+    assert_eq!(alice.public().to_ss58_public(42), "KW39r9CJjAVzmkf9zQ4YDb2hqfAVGdRqn53eRqyruqpxAP5YL");
     assert_eq!(
         alice.public().to_account_id(),
         hex32("01e552298e47454041ea31273b4b630c64c104e4514aa3643490b8aaca9cf8ed")
@@ -113,10 +119,7 @@ fn ecdsa_dev_accounts() {
     assert_eq!(alice.public().to_ss58(42), "5C7C2Z5sWbytvHpuLTvzKunnnRwQxft1jiqrLD5rhucQ5S9X");
     let (decoded, prefix) = ss58::decode("KW39r9CJjAVzmkf9zQ4YDb2hqfAVGdRqn53eRqyruqpxAP5YL").unwrap();
     assert_eq!((decoded.as_slice(), prefix), (&alice.public().0[..], 42));
-    assert_eq!(
-        ecdsa::Pair::from_string("//Alice/soft", None).unwrap_err(),
-        SecretStringError::InvalidPath
-    );
+    assert_eq!(ecdsa::Pair::from_string("//Alice/soft", None).unwrap_err(), SecretStringError::InvalidPath);
 }
 
 #[test]
@@ -148,10 +151,7 @@ fn passwords_and_uri_forms() {
 
 #[test]
 fn uri_errors() {
-    assert_eq!(
-        sr25519::Pair::from_string("not a valid phrase", None).unwrap_err(),
-        SecretStringError::InvalidPhrase
-    );
+    assert_eq!(sr25519::Pair::from_string("not a valid phrase", None).unwrap_err(), SecretStringError::InvalidPhrase);
     assert_eq!(
         sr25519::Pair::from_string("hello.world", None).unwrap_err(),
         SecretStringError::InvalidFormat(UriError::InvalidCharacterInPhrase)
@@ -162,8 +162,14 @@ fn uri_errors() {
     );
     assert_eq!(sr25519::Pair::from_string("0x1234", None).unwrap_err(), SecretStringError::InvalidSeed);
     assert_eq!(sr25519::Pair::from_string("0xzz", None).unwrap_err(), SecretStringError::InvalidSeed);
-    assert_eq!(ecdsa::Pair::from_string(&format!("0x{}", "00".repeat(32)), None).unwrap_err(), SecretStringError::InvalidSeed);
-    assert_eq!(ed25519::Pair::from_string("", None).unwrap().public(), ed25519::Pair::from_string(DEV_PHRASE, None).unwrap().public());
+    assert_eq!(
+        ecdsa::Pair::from_string(&format!("0x{}", "00".repeat(32)), None).unwrap_err(),
+        SecretStringError::InvalidSeed
+    );
+    assert_eq!(
+        ed25519::Pair::from_string("", None).unwrap().public(),
+        ed25519::Pair::from_string(DEV_PHRASE, None).unwrap().public()
+    );
 }
 
 /// The w3f host-API conformance fixtures include `ext_crypto_*_generate`
@@ -182,14 +188,10 @@ fn host_api_generate_cases() {
         let Some(expected) = case["expected_stdout"].as_str() else {
             continue;
         };
-        let input = case["input"].as_str().unwrap();
+        let input = case["input"].as_str().unwrap_or_default();
         let public = match function {
-            "ext_crypto_ed25519_generate_version_1" => {
-                ed25519::Pair::from_string(input, None).unwrap().public().0
-            }
-            "ext_crypto_sr25519_generate_version_1" => {
-                sr25519::Pair::from_string(input, None).unwrap().public().0
-            }
+            "ext_crypto_ed25519_generate_version_1" => ed25519::Pair::from_string(input, None).unwrap().public().0,
+            "ext_crypto_sr25519_generate_version_1" => sr25519::Pair::from_string(input, None).unwrap().public().0,
             _ => continue,
         };
         assert_eq!(format!("{}\n", hex::encode(public)), expected, "{function}({input})");

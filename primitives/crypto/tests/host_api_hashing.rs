@@ -4,10 +4,8 @@
 
 use weft_crypto::hashing;
 
-const FIXTURE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/w3f-polkadot-tests/host-api/host-api-cases.json"
-);
+const FIXTURE: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/w3f-polkadot-tests/host-api/host-api-cases.json");
 
 fn hash(function: &str, input: &[u8]) -> Option<Vec<u8>> {
     Some(match function {
@@ -33,11 +31,8 @@ fn host_api_hashing_cases() {
             continue;
         }
         let input = case["input"].as_str().unwrap();
-        let expected = case["expected_stdout"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{function} has an expected output"));
-        let digest = hash(function, input.as_bytes())
-            .unwrap_or_else(|| panic!("unknown hashing function {function}"));
+        let expected = case["expected_stdout"].as_str().unwrap_or_else(|| panic!("{function} has an expected output"));
+        let digest = hash(function, input.as_bytes()).unwrap_or_else(|| panic!("unknown hashing function {function}"));
         assert_eq!(format!("{}\n", hex::encode(digest)), expected, "{function}({input:?})");
         checked += 1;
     }

@@ -74,10 +74,7 @@ pub fn decompress_zstd_frame(frame: &[u8], limit: usize) -> Result<Vec<u8>, Blob
     let decoder = zstd::stream::read::Decoder::new(frame).map_err(|e| BlobError::Zstd(e.to_string()))?;
     let mut out = Vec::new();
     // Read one byte past the limit: reaching it means the blob is too large.
-    let read = decoder
-        .take(limit as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| BlobError::Zstd(e.to_string()))?;
+    let read = decoder.take(limit as u64 + 1).read_to_end(&mut out).map_err(|e| BlobError::Zstd(e.to_string()))?;
     if read > limit {
         return Err(BlobError::BombLimitExceeded { limit });
     }

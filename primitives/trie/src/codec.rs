@@ -132,11 +132,7 @@ impl<'a> DecodedNode<'a> {
 
     /// Bitmap of the children (bit `i` set if child `i` exists).
     pub fn children_bitmap(&self) -> u16 {
-        self.children
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.is_some())
-            .fold(0u16, |acc, (i, _)| acc | (1 << i))
+        self.children.iter().enumerate().filter(|(_, c)| c.is_some()).fold(0u16, |acc, (i, _)| acc | (1 << i))
     }
 
     /// Re-encodes the node. `decode_node(x)?.encode() == x` for every accepted `x`.
@@ -146,20 +142,14 @@ impl<'a> DecodedNode<'a> {
             NodeValue::Inline(v) => Val::Inline(v),
             NodeValue::Hashed(h) => Val::Hashed(*h),
         };
-        Encoder::default().encode(&Partial::Packed(self.partial_key), &value, |i| {
-            self.children[i]
-        })
+        Encoder::default().encode(&Partial::Packed(self.partial_key), &value, |i| self.children[i])
     }
 }
 
 /// Encodes a node from its parts. `partial_key` has one nibble per byte (only the low four
 /// bits are used). A node without value and without children is encoded as the empty node
 /// `[0x00]` whatever the partial key.
-pub fn encode_node(
-    partial_key: &[u8],
-    value: NodeValue<'_>,
-    children: &[Option<&[u8]>; 16],
-) -> Vec<u8> {
+pub fn encode_node(partial_key: &[u8], value: NodeValue<'_>, children: &[Option<&[u8]>; 16]) -> Vec<u8> {
     let value = match value {
         NodeValue::None => Val::None,
         NodeValue::Inline(v) => Val::Inline(v),
@@ -213,9 +203,7 @@ fn take_compact(input: &mut &[u8]) -> Result<usize, NodeDecodeError> {
     if input.is_empty() {
         return Err(NodeDecodeError::UnexpectedEnd);
     }
-    Compact::<u32>::decode(input)
-        .map(|c| c.0 as usize)
-        .map_err(|_| NodeDecodeError::InvalidCompact)
+    Compact::<u32>::decode(input).map(|c| c.0 as usize).map_err(|_| NodeDecodeError::InvalidCompact)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -238,10 +226,7 @@ pub fn decode_node(bytes: &[u8]) -> Result<DecodedNode<'_>, NodeDecodeError> {
             return Err(NodeDecodeError::TrailingBytes(rest.len()));
         }
         return Ok(DecodedNode {
-            partial_key: PartialKey {
-                packed: &[],
-                odd: false,
-            },
+            partial_key: PartialKey { packed: &[], odd: false },
             value: NodeValue::None,
             children: [None; 16],
         });
@@ -318,11 +303,7 @@ pub fn decode_node(bytes: &[u8]) -> Result<DecodedNode<'_>, NodeDecodeError> {
     if !rest.is_empty() {
         return Err(NodeDecodeError::TrailingBytes(rest.len()));
     }
-    Ok(DecodedNode {
-        partial_key: PartialKey { packed, odd },
-        value,
-        children,
-    })
+    Ok(DecodedNode { partial_key: PartialKey { packed, odd }, value, children })
 }
 
 #[cfg(test)]
@@ -334,10 +315,7 @@ mod tests {
         let n = decode_node(&[0]).unwrap();
         assert!(n.is_empty());
         assert_eq!(n.encode(), vec![0]);
-        assert_eq!(
-            decode_node(&[0, 0]),
-            Err(NodeDecodeError::TrailingBytes(1))
-        );
+        assert_eq!(decode_node(&[0, 0]), Err(NodeDecodeError::TrailingBytes(1)));
         assert_eq!(decode_node(&[]), Err(NodeDecodeError::Empty));
     }
 
@@ -349,10 +327,7 @@ mod tests {
         assert_eq!(n.partial_key.to_vec(), vec![1, 2, 3]);
         assert_eq!(n.value, NodeValue::Inline(b"abc"));
         assert_eq!(n.encode(), enc.to_vec());
-        assert_eq!(
-            encode_node(&[1, 2, 3], NodeValue::Inline(b"abc"), &[None; 16]),
-            enc.to_vec()
-        );
+        assert_eq!(encode_node(&[1, 2, 3], NodeValue::Inline(b"abc"), &[None; 16]), enc.to_vec());
     }
 
     #[test]
@@ -385,10 +360,7 @@ mod tests {
 
     #[test]
     fn zero_bitmap_rejected() {
-        assert_eq!(
-            decode_node(&[0x80, 0, 0]),
-            Err(NodeDecodeError::NoChildren)
-        );
+        assert_eq!(decode_node(&[0x80, 0, 0]), Err(NodeDecodeError::NoChildren));
     }
 
     #[test]

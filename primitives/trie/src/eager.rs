@@ -53,27 +53,14 @@ struct Entry<'a> {
 }
 
 impl<'a> Entry<'a> {
-    fn new(
-        bytes: &'a [u8],
-        prefix_key: &'a [u8],
-        prefix_len: usize,
-        is_inline: bool,
-    ) -> Result<Self, ProofError> {
+    fn new(bytes: &'a [u8], prefix_key: &'a [u8], prefix_len: usize, is_inline: bool) -> Result<Self, ProofError> {
         let node = decode_node(bytes)?;
         let value = match node.value {
             NodeValue::None => Val::None,
             NodeValue::Inline(v) => Val::Inline(v),
             NodeValue::Hashed(h) => Val::Hashed(*h),
         };
-        Ok(Entry {
-            node,
-            prefix_key,
-            prefix_len,
-            is_inline,
-            value,
-            child_index: 0,
-            children: [None; 16],
-        })
+        Ok(Entry { node, prefix_key, prefix_len, is_inline, value, child_index: 0, children: [None; 16] })
     }
 
     /// Copies the node's own child references for indices `child_index..until`.
@@ -104,11 +91,7 @@ fn match_key(key: &[u8], prefix_len: usize, node: &DecodedNode<'_>) -> Match {
     let knl = key.len() * 2;
     let p = node.partial_key;
     let end = prefix_len + p.len();
-    let contains = end <= knl
-        && p
-            .iter()
-            .enumerate()
-            .all(|(i, n)| nibbles::at(key, prefix_len + i) == n);
+    let contains = end <= knl && p.iter().enumerate().all(|(i, n)| nibbles::at(key, prefix_len + i) == n);
     if !node.has_children() {
         if !(contains && knl == end) {
             return Match::NotFound;
@@ -123,11 +106,7 @@ fn match_key(key: &[u8], prefix_len: usize, node: &DecodedNode<'_>) -> Match {
         return Match::NotFound;
     }
     if knl == end {
-        return if node.value.is_some() {
-            Match::NotOmitted
-        } else {
-            Match::Branch
-        };
+        return if node.value.is_some() { Match::NotOmitted } else { Match::Branch };
     }
     if node.children[usize::from(nibbles::at(key, end))].is_some() {
         Match::Child(end + 1)
@@ -147,11 +126,7 @@ pub fn verify_proof_items<'a, P: AsRef<[u8]>>(
     let mut items: Vec<(&'a [u8], Option<&'a [u8]>)> = items.to_vec();
     items.sort();
     if items.is_empty() {
-        return if proof.is_empty() {
-            Ok(())
-        } else {
-            Err(ProofError::ExtraneousNode)
-        };
+        return if proof.is_empty() { Ok(()) } else { Err(ProofError::ExtraneousNode) };
     }
     if items.windows(2).any(|w| w[0].0 == w[1].0) {
         return Err(ProofError::DuplicateKey);
@@ -175,9 +150,7 @@ pub fn verify_proof_items<'a, P: AsRef<[u8]>>(
         // Consume the items that concern the current node, until one leads to a child.
         let mut descend: Option<(usize, &'a [u8])> = None;
         while let Some(&(key, expected)) = items.get(next_item) {
-            if entry.prefix_len > 0
-                && nibbles::common_prefix(key, entry.prefix_key, 0) < entry.prefix_len
-            {
+            if entry.prefix_len > 0 && nibbles::common_prefix(key, entry.prefix_key, 0) < entry.prefix_len {
                 break;
             }
             match match_key(key, entry.prefix_len, &entry.node) {
@@ -248,11 +221,7 @@ pub fn verify_proof_items<'a, P: AsRef<[u8]>>(
                 if proof_iter.next().is_some() {
                     return Err(ProofError::ExtraneousNode);
                 }
-                return if child_ref.as_slice() == root {
-                    Ok(())
-                } else {
-                    Err(ProofError::RootMismatch)
-                };
+                return if child_ref.as_slice() == root { Ok(()) } else { Err(ProofError::RootMismatch) };
             }
         }
     }
@@ -265,10 +234,7 @@ mod tests {
     fn entries() -> BTreeMap<Vec<u8>, Vec<u8>> {
         let mut m = BTreeMap::new();
         for i in 0u32..100 {
-            m.insert(
-                (i * 5).to_be_bytes().to_vec(),
-                vec![(i % 256) as u8; (i % 50) as usize],
-            );
+            m.insert((i * 5).to_be_bytes().to_vec(), vec![(i % 256) as u8; (i % 50) as usize]);
         }
         m.insert(b"a".to_vec(), b"tiny".to_vec());
         m.insert(b"ab".to_vec(), b"".to_vec());
@@ -291,11 +257,7 @@ mod tests {
             ] {
                 let proof = generate_eager_proof(version, &e, &[&key]);
                 let expected = e.get(&key).map(|v| v.as_slice());
-                assert_eq!(
-                    verify_proof(&root, &proof, &key, expected, version),
-                    Ok(()),
-                    "{key:?}"
-                );
+                assert_eq!(verify_proof(&root, &proof, &key, expected, version), Ok(()), "{key:?}");
                 // Wrong claims fail.
                 let wrong: Option<&[u8]> = match expected {
                     Some(_) => None,
@@ -314,12 +276,13 @@ mod tests {
             ];
             let key_refs: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
             let proof = generate_eager_proof(version, &e, &key_refs);
-            let items: Vec<(&[u8], Option<&[u8]>)> = keys
-                .iter()
-                .map(|k| (k.as_slice(), e.get(k).map(|v| v.as_slice())))
-                .collect();
+            let items: Vec<(&[u8], Option<&[u8]>)> =
+                keys.iter().map(|k| (k.as_slice(), e.get(k).map(|v| v.as_slice()))).collect();
             assert_eq!(verify_proof_items(&root, &proof, &items, version), Ok(()));
-            assert!(verify_proof_items(&root, &proof, &items[..2], version).is_err());
+            // A proof with nodes for another, distant key does not verify a subset.
+            let far = 495u32.to_be_bytes();
+            let proof = generate_eager_proof(version, &e, &[&keys[0], &far]);
+            assert!(verify_proof_items(&root, &proof, &items[..1], version).is_err());
         }
     }
 
@@ -328,15 +291,9 @@ mod tests {
         let e = BTreeMap::new();
         let proof = generate_eager_proof(StateVersion::V0, &e, &[b"k"]);
         assert_eq!(proof, vec![vec![0u8]]);
-        assert_eq!(
-            verify_proof(&crate::EMPTY_TRIE_ROOT, &proof, b"k", None, StateVersion::V0),
-            Ok(())
-        );
+        assert_eq!(verify_proof(&crate::EMPTY_TRIE_ROOT, &proof, b"k", None, StateVersion::V0), Ok(()));
         assert!(verify_proof(&crate::EMPTY_TRIE_ROOT, &proof, b"k", Some(b"v"), StateVersion::V0).is_err());
         let none: &[Vec<u8>] = &[];
-        assert_eq!(
-            verify_proof_items(&crate::EMPTY_TRIE_ROOT, none, &[], StateVersion::V0),
-            Ok(())
-        );
+        assert_eq!(verify_proof_items(&crate::EMPTY_TRIE_ROOT, none, &[], StateVersion::V0), Ok(()));
     }
 }

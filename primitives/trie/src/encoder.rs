@@ -23,10 +23,7 @@ impl MerkleValue {
         }
         let mut data = [0u8; 32];
         data[..r.len()].copy_from_slice(r);
-        Some(MerkleValue {
-            len: r.len() as u8,
-            data,
-        })
+        Some(MerkleValue { len: r.len() as u8, data })
     }
 
     pub(crate) fn from_hash(h: [u8; 32]) -> Self {
@@ -53,11 +50,7 @@ impl MerkleValue {
 #[derive(Clone, Copy)]
 pub(crate) enum Partial<'a> {
     /// Nibbles `start..end` of a byte key.
-    KeyRange {
-        key: &'a [u8],
-        start: usize,
-        end: usize,
-    },
+    KeyRange { key: &'a [u8], start: usize, end: usize },
     /// One nibble per byte.
     Unpacked(&'a [u8]),
     /// As decoded from a node.
@@ -207,12 +200,7 @@ pub(crate) struct Encoder {
 }
 
 impl Encoder {
-    fn parts<'c>(
-        &mut self,
-        partial: &Partial<'_>,
-        value: &Val<'_>,
-        children: impl Fn(usize) -> Option<&'c [u8]>,
-    ) {
+    fn parts<'c>(&mut self, partial: &Partial<'_>, value: &Val<'_>, children: impl Fn(usize) -> Option<&'c [u8]>) {
         self.head.clear();
         self.tail.clear();
         let mut bitmap = 0u16;
@@ -248,10 +236,7 @@ impl Encoder {
             let (b, rest) = rest.split_at_mut(inline.len());
             b.copy_from_slice(inline);
             rest[..self.tail.len()].copy_from_slice(&self.tail);
-            MerkleValue {
-                len: total as u8,
-                data,
-            }
+            MerkleValue { len: total as u8, data }
         } else {
             let mut h = Hasher::new();
             h.update(&self.head);
@@ -288,17 +273,7 @@ mod tests {
 
     #[test]
     fn compact_matches_scale() {
-        for n in [
-            0usize,
-            1,
-            63,
-            64,
-            16383,
-            16384,
-            (1 << 30) - 1,
-            1 << 30,
-            u32::MAX as usize,
-        ] {
+        for n in [0usize, 1, 63, 64, 16383, 16384, (1 << 30) - 1, 1 << 30, u32::MAX as usize] {
             let mut out = Vec::new();
             write_compact(&mut out, n);
             assert_eq!(out, Compact(n as u64).encode(), "n = {n}");
@@ -328,12 +303,7 @@ mod tests {
         for start in 0..=8 {
             for end in start..=8 {
                 let mut a = Vec::new();
-                Partial::KeyRange {
-                    key: &key,
-                    start,
-                    end,
-                }
-                .write(&mut a);
+                Partial::KeyRange { key: &key, start, end }.write(&mut a);
                 let mut b = Vec::new();
                 Partial::Unpacked(&all[start..end]).write(&mut b);
                 assert_eq!(a, b, "{start}..{end}");

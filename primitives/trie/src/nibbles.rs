@@ -52,10 +52,7 @@ pub(crate) fn common_prefix(a: &[u8], b: &[u8], from: usize) -> usize {
         i += 1;
     }
     let start = i / 2;
-    let diff = a[start..max_bytes]
-        .iter()
-        .zip(&b[start..max_bytes])
-        .position(|(x, y)| x != y);
+    let diff = a[start..max_bytes].iter().zip(&b[start..max_bytes]).position(|(x, y)| x != y);
     match diff {
         None => max,
         Some(off) => {

@@ -65,11 +65,7 @@ pub fn encode_proof(nodes: &[Vec<u8>]) -> Vec<u8> {
 
 /// Storage proof of `keys` (presence or absence) in the trie of `entries`: the encodings of
 /// all nodes on the lookup paths (plus hashed values in V1), sorted and de-duplicated.
-pub fn generate_proof(
-    version: StateVersion,
-    entries: &BTreeMap<Vec<u8>, Vec<u8>>,
-    keys: &[&[u8]],
-) -> Vec<Vec<u8>> {
+pub fn generate_proof(version: StateVersion, entries: &BTreeMap<Vec<u8>, Vec<u8>>, keys: &[&[u8]]) -> Vec<Vec<u8>> {
     let mut m = TrieMap::from_entries(version, entries.iter().map(|(k, v)| (k, v.clone())));
     m.generate_proof(keys)
 }
@@ -85,24 +81,17 @@ impl StorageProof {
     /// Decodes a SCALE `Vec<Vec<u8>>`, rejecting input larger than `max_size` bytes.
     pub fn decode(bytes: &[u8], max_size: usize) -> Result<Self, ProofError> {
         if bytes.len() > max_size {
-            return Err(ProofError::TooLarge {
-                size: bytes.len(),
-                max: max_size,
-            });
+            return Err(ProofError::TooLarge { size: bytes.len(), max: max_size });
         }
         let mut input = bytes;
-        let count = Compact::<u32>::decode(&mut input)
-            .map_err(|_| ProofError::InvalidFormat)?
-            .0 as usize;
+        let count = Compact::<u32>::decode(&mut input).map_err(|_| ProofError::InvalidFormat)?.0 as usize;
         // Every entry takes at least one byte: bounds the allocation.
         if count > input.len() {
             return Err(ProofError::InvalidFormat);
         }
         let mut nodes = Vec::with_capacity(count);
         for _ in 0..count {
-            let len = Compact::<u32>::decode(&mut input)
-                .map_err(|_| ProofError::InvalidFormat)?
-                .0 as usize;
+            let len = Compact::<u32>::decode(&mut input).map_err(|_| ProofError::InvalidFormat)?.0 as usize;
             if len > input.len() {
                 return Err(ProofError::InvalidFormat);
             }
@@ -161,8 +150,7 @@ impl StorageProof {
                 used[i] = true;
                 as_node[i] = true;
                 let child_prefix = nibbles::from_bytes(CHILD_STORAGE_DEFAULT_PREFIX);
-                let mut stack: Vec<(&[u8], Vec<u8>, bool)> =
-                    vec![(self.nodes[i].as_slice(), Vec::new(), true)];
+                let mut stack: Vec<(&[u8], Vec<u8>, bool)> = vec![(self.nodes[i].as_slice(), Vec::new(), true)];
                 while let Some((bytes, mut path, is_root)) = stack.pop() {
                     let node = decode_node(bytes)?;
                     let child_count = node.children.iter().filter(|c| c.is_some()).count();
@@ -170,9 +158,7 @@ impl StorageProof {
                         return Err(ProofError::InvalidStructure("empty node below the root"));
                     }
                     if !node.value.is_some() && child_count == 1 {
-                        return Err(ProofError::InvalidStructure(
-                            "branch without value with a single child",
-                        ));
+                        return Err(ProofError::InvalidStructure("branch without value with a single child"));
                     }
                     path.extend(node.partial_key.iter());
                     let value: Option<&[u8]> = match node.value {
@@ -188,8 +174,7 @@ impl StorageProof {
                     };
                     // Roots of default child tries found in the proof are verified as well.
                     if let Some(v) = value {
-                        if v.len() == 32 && path.len() % 2 == 0 && path.starts_with(&child_prefix)
-                        {
+                        if v.len() == 32 && path.len() % 2 == 0 && path.starts_with(&child_prefix) {
                             if let Some(&j) = self.by_hash.get(v) {
                                 if !as_node[j] {
                                     used[j] = true;
@@ -226,10 +211,7 @@ impl StorageProof {
         if used.iter().any(|u| !u) {
             return Err(ProofError::UnusedEntry);
         }
-        Ok(VerifiedProof {
-            proof: self,
-            root: *root,
-        })
+        Ok(VerifiedProof { proof: self, root: *root })
     }
 }
 
@@ -272,8 +254,7 @@ impl<'a> VerifiedProof<'a> {
         loop {
             let node = decode_node(bytes)?;
             let p = node.partial_key;
-            if pos + p.len() > knl || p.iter().enumerate().any(|(i, n)| n != nibbles::at(key, pos + i))
-            {
+            if pos + p.len() > knl || p.iter().enumerate().any(|(i, n)| n != nibbles::at(key, pos + i)) {
                 return Ok(None);
             }
             pos += p.len();
@@ -281,9 +262,7 @@ impl<'a> VerifiedProof<'a> {
                 return match node.value {
                     NodeValue::None => Ok(None),
                     NodeValue::Inline(v) => Ok(Some(v)),
-                    NodeValue::Hashed(h) => {
-                        self.proof.entry(h).map(Some).ok_or(ProofError::IncompleteProof)
-                    }
+                    NodeValue::Hashed(h) => self.proof.entry(h).map(Some).ok_or(ProofError::IncompleteProof),
                 };
             }
             match node.children[usize::from(nibbles::at(key, pos))] {
@@ -305,13 +284,9 @@ impl<'a> VerifiedProof<'a> {
         match self.read_ref(&crate::child_storage_key(child_key))? {
             None => Ok(None),
             Some(r) => {
-                let root: [u8; 32] = r
-                    .try_into()
-                    .map_err(|_| ProofError::InvalidStructure("child trie root is not 32 bytes"))?;
-                Ok(Some(VerifiedProof {
-                    proof: self.proof,
-                    root,
-                }))
+                let root: [u8; 32] =
+                    r.try_into().map_err(|_| ProofError::InvalidStructure("child trie root is not 32 bytes"))?;
+                Ok(Some(VerifiedProof { proof: self.proof, root }))
             }
         }
     }
@@ -327,10 +302,7 @@ impl<'a> VerifiedProof<'a> {
     /// Merkle value (hash, or encoding if shorter than 32 bytes; the root hash for the root)
     /// of the closest node whose key starts with the nibbles `key`, or `None` if there is no
     /// such node.
-    pub fn closest_descendant_merkle_value(
-        &self,
-        key: &[u8],
-    ) -> Result<Option<Vec<u8>>, ProofError> {
+    pub fn closest_descendant_merkle_value(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ProofError> {
         let mut mv: &[u8] = &self.root;
         let mut bytes = self.root_bytes()?;
         let mut pos = 0;
@@ -367,17 +339,12 @@ impl<'a> VerifiedProof<'a> {
     /// First key strictly after `after` that starts with `prefix` and has a value, in byte
     /// form (smoldot's `next_key` with `or_equal = false` and `branch_nodes = false`).
     pub fn next_key(&self, after: &[u8], prefix: &[u8]) -> Result<Option<Vec<u8>>, ProofError> {
-        let found = self.next_key_nibbles(
-            &nibbles::from_bytes(after),
-            false,
-            &nibbles::from_bytes(prefix),
-            false,
-        )?;
+        let found = self.next_key_nibbles(&nibbles::from_bytes(after), false, &nibbles::from_bytes(prefix), false)?;
         match found {
             None => Ok(None),
-            Some(n) => nibbles::to_bytes(&n)
-                .map(Some)
-                .ok_or(ProofError::InvalidStructure("value at an odd nibble position")),
+            Some(n) => {
+                nibbles::to_bytes(&n).map(Some).ok_or(ProofError::InvalidStructure("value at an odd nibble position"))
+            }
         }
     }
 
@@ -403,8 +370,7 @@ impl<'a> VerifiedProof<'a> {
             // `key_before` is after every key that starts with `prefix`.
             return Ok(None);
         };
-        let compatible =
-            |path: &[u8]| path.starts_with(prefix) || prefix.starts_with(path);
+        let compatible = |path: &[u8]| path.starts_with(prefix) || prefix.starts_with(path);
         let counts = |node: &crate::DecodedNode<'_>, path: &[u8]| {
             (branch_nodes || node.value.is_some()) && path.starts_with(prefix)
         };
@@ -435,11 +401,7 @@ impl<'a> VerifiedProof<'a> {
                 if !compatible(&path) {
                     return Ok(None);
                 }
-                let all_children = |node| Frame {
-                    node,
-                    full_len,
-                    next_child: 0,
-                };
+                let all_children = |node| Frame { node, full_len, next_child: 0 };
                 match mode {
                     Mode::First => {
                         if counts(&node, &path) {
@@ -458,11 +420,7 @@ impl<'a> VerifiedProof<'a> {
                             // The node is a strict ancestor of the target.
                             let nib = usize::from(target[full_len]);
                             let child = node.children.get(nib).copied().flatten();
-                            stack.push(Frame {
-                                node,
-                                full_len,
-                                next_child: nib + 1,
-                            });
+                            stack.push(Frame { node, full_len, next_child: nib + 1 });
                             if let Some(r) = child {
                                 path.push(nib as u8);
                                 if !compatible(&path) {
@@ -472,11 +430,7 @@ impl<'a> VerifiedProof<'a> {
                                 continue;
                             }
                         } else {
-                            let ord = if cp == target.len() {
-                                Ordering::Greater
-                            } else {
-                                path[cp].cmp(&target[cp])
-                            };
+                            let ord = if cp == target.len() { Ordering::Greater } else { path[cp].cmp(&target[cp]) };
                             if ord == Ordering::Greater {
                                 // Whole subtree after the target.
                                 if counts(&node, &path) {
@@ -525,10 +479,7 @@ mod tests {
     fn sample() -> BTreeMap<Vec<u8>, Vec<u8>> {
         let mut m = BTreeMap::new();
         for i in 0u32..200 {
-            m.insert(
-                (i * 3).to_be_bytes().to_vec(),
-                vec![i as u8; (i % 70) as usize],
-            );
+            m.insert((i * 3).to_be_bytes().to_vec(), vec![i as u8; (i % 70) as usize]);
         }
         m.insert(b"".to_vec(), b"empty key".to_vec());
         m
@@ -556,35 +507,17 @@ mod tests {
                 assert_eq!(verified.read(k).unwrap(), entries.get(k).cloned(), "{k:?}");
             }
             // A key elsewhere in the trie is not provable.
-            assert_eq!(
-                verified.read(&150u32.to_be_bytes()),
-                Err(ProofError::IncompleteProof)
-            );
-            assert_eq!(
-                proof.verify(&[1; 32]).unwrap_err(),
-                ProofError::IncompleteProof
-            );
+            assert_eq!(verified.read(&150u32.to_be_bytes()), Err(ProofError::IncompleteProof));
+            assert_eq!(proof.verify(&[1; 32]).unwrap_err(), ProofError::IncompleteProof);
         }
     }
 
     #[test]
     fn decode_rejects_garbage() {
-        assert_eq!(
-            StorageProof::decode(&[4, 8, 1], usize::MAX).unwrap_err(),
-            ProofError::InvalidFormat
-        );
-        assert_eq!(
-            StorageProof::decode(&[4, 4, 1, 0], usize::MAX).unwrap_err(),
-            ProofError::InvalidFormat
-        );
-        assert_eq!(
-            StorageProof::decode(&[8, 4, 1, 4, 1], usize::MAX).unwrap_err(),
-            ProofError::DuplicateEntry
-        );
-        assert!(matches!(
-            StorageProof::decode(&[0; 10], 5).unwrap_err(),
-            ProofError::TooLarge { .. }
-        ));
+        assert_eq!(StorageProof::decode(&[4, 8, 1], usize::MAX).unwrap_err(), ProofError::InvalidFormat);
+        assert_eq!(StorageProof::decode(&[4, 4, 1, 0], usize::MAX).unwrap_err(), ProofError::InvalidFormat);
+        assert_eq!(StorageProof::decode(&[8, 4, 1, 4, 1], usize::MAX).unwrap_err(), ProofError::DuplicateEntry);
+        assert!(matches!(StorageProof::decode(&[0; 10], 5).unwrap_err(), ProofError::TooLarge { .. }));
         let empty = StorageProof::decode(&[0], 1).unwrap();
         let v = empty.verify(&EMPTY_TRIE_ROOT).unwrap();
         assert_eq!(v.read(b"abc").unwrap(), None);
@@ -600,11 +533,7 @@ mod tests {
         let mut top = sample();
         top.insert(crate::child_storage_key(b"kid"), child_root.to_vec());
         let root = crate::trie_root(StateVersion::V1, top.iter());
-        let mut nodes = generate_proof(
-            StateVersion::V1,
-            &top,
-            &[&crate::child_storage_key(b"kid")[..]],
-        );
+        let mut nodes = generate_proof(StateVersion::V1, &top, &[&crate::child_storage_key(b"kid")[..]]);
         nodes.extend(generate_proof(StateVersion::V1, &child, &[b"ck2"]));
         nodes.sort();
         nodes.dedup();

@@ -15,9 +15,7 @@ where
     V: AsRef<[u8]>,
 {
     let mut items: Vec<(K, V)> = entries.into_iter().collect();
-    let sorted = items
-        .windows(2)
-        .all(|w| w[0].0.as_ref() <= w[1].0.as_ref());
+    let sorted = items.windows(2).all(|w| w[0].0.as_ref() <= w[1].0.as_ref());
     if !sorted {
         // Stable: duplicates keep their input order, so the last one is the one to keep.
         items.sort_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
@@ -40,13 +38,7 @@ where
     I: IntoIterator<Item = V>,
     V: AsRef<[u8]>,
 {
-    trie_root(
-        version,
-        values
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| (Compact(i as u32).encode(), v)),
-    )
+    trie_root(version, values.into_iter().enumerate().map(|(i, v)| (Compact(i as u32).encode(), v)))
 }
 
 /// Key, in the top trie, under which the root of the default child trie `child_key` is
@@ -76,10 +68,7 @@ pub fn state_root_with_children(
     if child_roots.is_empty() {
         return trie_root(version, top.iter());
     }
-    let mut entries: Vec<(&[u8], &[u8])> = top
-        .iter()
-        .map(|(k, v)| (k.as_slice(), v.as_slice()))
-        .collect();
+    let mut entries: Vec<(&[u8], &[u8])> = top.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect();
     entries.extend(child_roots.iter().map(|(k, r)| (k.as_slice(), &r[..])));
     // `trie_root` sorts stably, so the child roots (appended last) win over top entries
     // with the same key.
@@ -128,11 +117,7 @@ pub(crate) fn root_of_sorted(version: StateVersion, entries: &[(&[u8], &[u8])]) 
                 let (key, value) = entries[start];
                 let val = value_of(value);
                 let mv = enc.merkle_value(
-                    &Partial::KeyRange {
-                        key,
-                        start: depth,
-                        end: key.len() * 2,
-                    },
+                    &Partial::KeyRange { key, start: depth, end: key.len() * 2 },
                     &val.as_val(value),
                     |_| None,
                 );
@@ -173,8 +158,7 @@ pub(crate) fn root_of_sorted(version: StateVersion, entries: &[(&[u8], &[u8])]) 
                 let nib = nibbles::at(entries[c].0, node_len);
                 // All keys in `c..end` are longer than `node_len` nibbles and sorted, so the
                 // ones going to child `nib` form a contiguous run.
-                let run = entries[c..top.end]
-                    .partition_point(|(k, _)| nibbles::at(k, node_len) <= nib);
+                let run = entries[c..top.end].partition_point(|(k, _)| nibbles::at(k, node_len) <= nib);
                 top.cursor = c + run;
                 pending = Some((c, c + run, node_len + 1, nib));
                 break;
@@ -190,11 +174,7 @@ pub(crate) fn root_of_sorted(version: StateVersion, entries: &[(&[u8], &[u8])]) 
             };
             let children = &frame.children;
             let mv = enc.merkle_value(
-                &Partial::KeyRange {
-                    key,
-                    start: frame.partial_start,
-                    end: frame.node_len,
-                },
+                &Partial::KeyRange { key, start: frame.partial_start, end: frame.node_len },
                 &val.as_val(raw),
                 |i| children[i].as_ref().map(|m| m.as_slice()),
             );
@@ -225,10 +205,7 @@ mod tests {
     use crate::{decode_node, NodeValue};
 
     fn h(s: &str) -> [u8; 32] {
-        let v: Vec<u8> = (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect();
+        let v: Vec<u8> = (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect();
         v.try_into().unwrap()
     }
 
@@ -237,14 +214,8 @@ mod tests {
         let none: Vec<(Vec<u8>, Vec<u8>)> = vec![];
         assert_eq!(trie_root(StateVersion::V0, none.clone()), EMPTY_TRIE_ROOT);
         assert_eq!(trie_root(StateVersion::V1, none), EMPTY_TRIE_ROOT);
-        assert_eq!(
-            ordered_trie_root(StateVersion::V0, Vec::<Vec<u8>>::new()),
-            EMPTY_TRIE_ROOT
-        );
-        assert_eq!(
-            h("03170a2e7597b7b7e3d84c05391d139a62b157e78786d8c082f29dcf4c111314"),
-            EMPTY_TRIE_ROOT
-        );
+        assert_eq!(ordered_trie_root(StateVersion::V0, Vec::<Vec<u8>>::new()), EMPTY_TRIE_ROOT);
+        assert_eq!(h("03170a2e7597b7b7e3d84c05391d139a62b157e78786d8c082f29dcf4c111314"), EMPTY_TRIE_ROOT);
     }
 
     #[test]
@@ -266,10 +237,7 @@ mod tests {
     #[test]
     fn v0_v1_differ_only_for_long_values() {
         let short = [(b"key".to_vec(), vec![7u8; 32])];
-        assert_eq!(
-            trie_root(StateVersion::V0, short.clone()),
-            trie_root(StateVersion::V1, short)
-        );
+        assert_eq!(trie_root(StateVersion::V0, short.clone()), trie_root(StateVersion::V1, short));
         let long = [(b"key".to_vec(), vec![7u8; 33])];
         let v0 = trie_root(StateVersion::V0, long.clone());
         let v1 = trie_root(StateVersion::V1, long);
@@ -288,10 +256,7 @@ mod tests {
 
     #[test]
     fn duplicates_last_wins_and_order_irrelevant() {
-        let a = trie_root(
-            StateVersion::V0,
-            [(b"b", b"2"), (b"a", b"1"), (b"b", b"3"), (b"c", b"4")],
-        );
+        let a = trie_root(StateVersion::V0, [(b"b", b"2"), (b"a", b"1"), (b"b", b"3"), (b"c", b"4")]);
         let b = trie_root(StateVersion::V0, [(b"a", b"1"), (b"b", b"3"), (b"c", b"4")]);
         assert_eq!(a, b);
     }

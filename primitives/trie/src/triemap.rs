@@ -27,25 +27,11 @@ struct Node {
 
 impl Node {
     fn empty() -> Self {
-        Node {
-            partial: Vec::new(),
-            children: [NONE; 16],
-            value: None,
-            value_v1: false,
-            value_hash: None,
-            merkle: None,
-        }
+        Node { partial: Vec::new(), children: [NONE; 16], value: None, value_v1: false, value_hash: None, merkle: None }
     }
 
     fn leaf(partial: Vec<u8>, value: Vec<u8>, v1: bool) -> Self {
-        Node {
-            partial,
-            children: [NONE; 16],
-            value: Some(value),
-            value_v1: v1,
-            value_hash: None,
-            merkle: None,
-        }
+        Node { partial, children: [NONE; 16], value: Some(value), value_v1: v1, value_hash: None, merkle: None }
     }
 
     fn child_count(&self) -> usize {
@@ -53,11 +39,7 @@ impl Node {
     }
 
     fn hashes_value(&self) -> bool {
-        self.value_v1
-            && self
-                .value
-                .as_ref()
-                .is_some_and(|v| v.len() >= crate::V1_HASHED_VALUE_THRESHOLD)
+        self.value_v1 && self.value.as_ref().is_some_and(|v| v.len() >= crate::V1_HASHED_VALUE_THRESHOLD)
     }
 }
 
@@ -90,10 +72,7 @@ pub struct TrieMap {
 
 impl std::fmt::Debug for TrieMap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TrieMap")
-            .field("version", &self.version)
-            .field("len", &self.len)
-            .finish_non_exhaustive()
+        f.debug_struct("TrieMap").field("version", &self.version).field("len", &self.len).finish_non_exhaustive()
     }
 }
 
@@ -184,13 +163,7 @@ impl TrieMap {
         loop {
             let node = &self.nodes[id as usize];
             let plen = node.partial.len();
-            if pos + plen > knl
-                || node
-                    .partial
-                    .iter()
-                    .enumerate()
-                    .any(|(i, n)| *n != nibbles::at(key, pos + i))
-            {
+            if pos + plen > knl || node.partial.iter().enumerate().any(|(i, n)| *n != nibbles::at(key, pos + i)) {
                 return None;
             }
             pos += plen;
@@ -208,8 +181,7 @@ impl TrieMap {
 
     /// Value stored under `key`.
     pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
-        self.find(key)
-            .and_then(|id| self.nodes[id as usize].value.as_deref())
+        self.find(key).and_then(|id| self.nodes[id as usize].value.as_deref())
     }
 
     /// Whether `key` has a value.
@@ -244,10 +216,7 @@ impl TrieMap {
             let node = &self.nodes[id as usize];
             let plen = node.partial.len();
             let mut common = 0;
-            while common < plen
-                && pos + common < knl
-                && node.partial[common] == nibbles::at(key, pos + common)
-            {
+            while common < plen && pos + common < knl && node.partial[common] == nibbles::at(key, pos + common) {
                 common += 1;
             }
             if common < plen {
@@ -308,12 +277,8 @@ impl TrieMap {
     /// Merges node `id` (which has no value and exactly one child) with that child.
     fn merge_with_only_child(&mut self, id: u32) {
         let node = &self.nodes[id as usize];
-        let Some((nib, child)) = node
-            .children
-            .iter()
-            .enumerate()
-            .find(|(_, c)| **c != NONE)
-            .map(|(i, c)| (i as u8, *c))
+        let Some((nib, child)) =
+            node.children.iter().enumerate().find(|(_, c)| **c != NONE).map(|(i, c)| (i as u8, *c))
         else {
             return;
         };
@@ -352,13 +317,7 @@ impl TrieMap {
         let found = loop {
             let node = &self.nodes[id as usize];
             let plen = node.partial.len();
-            if pos + plen > knl
-                || node
-                    .partial
-                    .iter()
-                    .enumerate()
-                    .any(|(i, n)| *n != nibbles::at(key, pos + i))
-            {
+            if pos + plen > knl || node.partial.iter().enumerate().any(|(i, n)| *n != nibbles::at(key, pos + i)) {
                 break false;
             }
             path.push(id);
@@ -405,25 +364,15 @@ impl TrieMap {
     /// Removes the entries whose key starts with `prefix`, at most `limit` of them if given.
     pub fn clear_prefix(&mut self, prefix: &[u8], limit: Option<usize>) -> ClearPrefixOutcome {
         if let Some(limit) = limit {
-            let keys: Vec<Vec<u8>> = self
-                .prefix_iter(prefix)
-                .map(|(k, _)| k)
-                .take(limit.saturating_add(1))
-                .collect();
+            let keys: Vec<Vec<u8>> = self.prefix_iter(prefix).map(|(k, _)| k).take(limit.saturating_add(1)).collect();
             let removed = keys.len().min(limit);
             for k in &keys[..removed] {
                 self.remove(k);
             }
-            return ClearPrefixOutcome {
-                removed,
-                complete: keys.len() <= limit,
-            };
+            return ClearPrefixOutcome { removed, complete: keys.len() <= limit };
         }
         let removed = self.detach_prefix(prefix);
-        ClearPrefixOutcome {
-            removed,
-            complete: true,
-        }
+        ClearPrefixOutcome { removed, complete: true }
     }
 
     /// Removes the whole subtree of keys starting with `prefix` at once.
@@ -441,11 +390,7 @@ impl TrieMap {
             let node = &self.nodes[id as usize];
             let plen = node.partial.len();
             let m = plen.min(pnl - pos);
-            if node.partial[..m]
-                .iter()
-                .enumerate()
-                .any(|(i, n)| *n != nibbles::at(prefix, pos + i))
-            {
+            if node.partial[..m].iter().enumerate().any(|(i, n)| *n != nibbles::at(prefix, pos + i)) {
                 break None;
             }
             if pos + plen >= pnl {
@@ -516,11 +461,9 @@ impl TrieMap {
             self.ensure_value_hash(id);
             let TrieMap { nodes, encoder, .. } = self;
             let node = &nodes[id as usize];
-            let mv = encoder.merkle_value(
-                &Partial::Unpacked(&node.partial),
-                &node_val(node),
-                |i| child_ref(nodes, node.children[i]),
-            );
+            let mv = encoder.merkle_value(&Partial::Unpacked(&node.partial), &node_val(node), |i| {
+                child_ref(nodes, node.children[i])
+            });
             nodes[id as usize].merkle = Some(mv);
         }
     }
@@ -549,9 +492,7 @@ impl TrieMap {
         self.ensure_value_hash(id);
         let TrieMap { nodes, encoder, .. } = self;
         let node = &nodes[id as usize];
-        encoder.encode(&Partial::Unpacked(&node.partial), &node_val(node), |i| {
-            child_ref(nodes, node.children[i])
-        })
+        encoder.encode(&Partial::Unpacked(&node.partial), &node_val(node), |i| child_ref(nodes, node.children[i]))
     }
 
     /// Storage proof (node encodings, plus hashed values in V1) of the given keys, sorted and
@@ -575,13 +516,7 @@ impl TrieMap {
                 is_root = false;
                 let node = &self.nodes[id as usize];
                 let plen = node.partial.len();
-                if pos + plen > knl
-                    || node
-                        .partial
-                        .iter()
-                        .enumerate()
-                        .any(|(i, n)| *n != nibbles::at(key, pos + i))
-                {
+                if pos + plen > knl || node.partial.iter().enumerate().any(|(i, n)| *n != nibbles::at(key, pos + i)) {
                     break;
                 }
                 pos += plen;
@@ -624,14 +559,7 @@ impl TrieMap {
         out
     }
 
-    fn eager_node(
-        &self,
-        id: u32,
-        keys: &[&[u8]],
-        pos: usize,
-        inline: bool,
-        out: &mut Vec<Vec<u8>>,
-    ) -> Vec<u8> {
+    fn eager_node(&self, id: u32, keys: &[&[u8]], pos: usize, inline: bool, out: &mut Vec<Vec<u8>>) -> Vec<u8> {
         let slot = if inline {
             None
         } else {
@@ -645,13 +573,7 @@ impl TrieMap {
         let mut groups: [Vec<&[u8]>; 16] = Default::default();
         for key in keys {
             let knl = key.len() * 2;
-            if full_len > knl
-                || node
-                    .partial
-                    .iter()
-                    .enumerate()
-                    .any(|(i, n)| *n != nibbles::at(key, pos + i))
-            {
+            if full_len > knl || node.partial.iter().enumerate().any(|(i, n)| *n != nibbles::at(key, pos + i)) {
                 continue;
             }
             if knl == full_len {
@@ -688,9 +610,7 @@ impl TrieMap {
         } else {
             node_val(node)
         };
-        let enc = Encoder::default().encode(&Partial::Unpacked(&node.partial), &val, |i| {
-            refs[i].as_deref()
-        });
+        let enc = Encoder::default().encode(&Partial::Unpacked(&node.partial), &val, |i| refs[i].as_deref());
         if let Some(s) = slot {
             out[s] = enc.clone();
         }
@@ -736,9 +656,7 @@ impl TrieMap {
 
     /// Smallest key strictly greater than `key`.
     pub fn next_key(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.range(Bound::Excluded(key), Bound::Unbounded)
-            .next()
-            .map(|(k, _)| k)
+        self.range(Bound::Excluded(key), Bound::Unbounded).next().map(|(k, _)| k)
     }
 }
 
@@ -794,21 +712,11 @@ impl Iter<'_> {
             let cp = nibbles::common_prefix_unpacked(&self.path, target);
             if cp == full_len {
                 if full_len == target.len() {
-                    self.stack.push(Frame {
-                        id,
-                        full_len,
-                        next_child: 0,
-                        yield_self: true,
-                    });
+                    self.stack.push(Frame { id, full_len, next_child: 0, yield_self: true });
                     return;
                 }
                 let nib = target[full_len];
-                self.stack.push(Frame {
-                    id,
-                    full_len,
-                    next_child: nib + 1,
-                    yield_self: false,
-                });
+                self.stack.push(Frame { id, full_len, next_child: nib + 1, yield_self: false });
                 let child = node.children[usize::from(nib)];
                 if child == NONE {
                     return;
@@ -817,12 +725,7 @@ impl Iter<'_> {
                 id = child;
             } else if cp == target.len() || self.path[cp] > target[cp] {
                 // The whole subtree is after the target.
-                self.stack.push(Frame {
-                    id,
-                    full_len,
-                    next_child: 0,
-                    yield_self: true,
-                });
+                self.stack.push(Frame { id, full_len, next_child: 0, yield_self: true });
                 return;
             } else {
                 // The whole subtree is before the target.
@@ -876,14 +779,8 @@ impl<'a> Iterator for Iter<'a> {
             match next {
                 Some((nib, c)) => {
                     self.path.push(nib);
-                    self.path
-                        .extend_from_slice(&map.nodes[c as usize].partial);
-                    self.stack.push(Frame {
-                        id: c,
-                        full_len: self.path.len(),
-                        next_child: 0,
-                        yield_self: true,
-                    });
+                    self.path.extend_from_slice(&map.nodes[c as usize].partial);
+                    self.stack.push(Frame { id: c, full_len: self.path.len(), next_child: 0, yield_self: true });
                 }
                 None => {
                     self.stack.pop();
@@ -903,8 +800,7 @@ mod tests {
         assert_eq!(m.len(), model.len());
         assert_eq!(m.root(), trie_root(m.version(), model.iter()));
         let got: Vec<(Vec<u8>, Vec<u8>)> = m.iter().map(|(k, v)| (k, v.to_vec())).collect();
-        let want: Vec<(Vec<u8>, Vec<u8>)> =
-            model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let want: Vec<(Vec<u8>, Vec<u8>)> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         assert_eq!(got, want);
     }
 
@@ -913,14 +809,9 @@ mod tests {
         let mut m = TrieMap::new(StateVersion::V0);
         let mut model = BTreeMap::new();
         assert_eq!(m.root(), EMPTY_TRIE_ROOT);
-        for (k, v) in [
-            (&b"abc"[..], &b"1"[..]),
-            (b"abd", b"2"),
-            (b"ab", b"3"),
-            (b"", b"4"),
-            (b"b", b"5"),
-            (b"abcdef", b"6"),
-        ] {
+        for (k, v) in
+            [(&b"abc"[..], &b"1"[..]), (b"abd", b"2"), (b"ab", b"3"), (b"", b"4"), (b"b", b"5"), (b"abcdef", b"6")]
+        {
             assert_eq!(m.insert(k, v), model.insert(k.to_vec(), v.to_vec()));
             check(&mut m, &model);
         }
@@ -951,32 +842,20 @@ mod tests {
         check(&mut m, &model);
         let lo = 100u16.to_be_bytes();
         let hi = 700u16.to_be_bytes();
-        let got: Vec<Vec<u8>> = m
-            .range(Bound::Excluded(&lo[..]), Bound::Included(&hi[..]))
-            .map(|(k, _)| k)
-            .collect();
+        let got: Vec<Vec<u8>> = m.range(Bound::Excluded(&lo[..]), Bound::Included(&hi[..])).map(|(k, _)| k).collect();
         let want: Vec<Vec<u8>> = model
             .range::<[u8], _>((Bound::Excluded(&lo[..]), Bound::Included(&hi[..])))
             .map(|(k, _)| k.clone())
             .collect();
         assert_eq!(got, want);
         let got: Vec<Vec<u8>> = m.prefix_iter(&[1]).map(|(k, _)| k).collect();
-        let want: Vec<Vec<u8>> = model
-            .keys()
-            .filter(|k| k.starts_with(&[1]))
-            .cloned()
-            .collect();
+        let want: Vec<Vec<u8>> = model.keys().filter(|k| k.starts_with(&[1])).cloned().collect();
         assert_eq!(got, want);
 
         let out = m.clear_prefix(&[2], Some(5));
         assert_eq!(out.removed, 5);
         assert!(!out.complete);
-        let doomed: Vec<Vec<u8>> = model
-            .keys()
-            .filter(|k| k.starts_with(&[2]))
-            .take(5)
-            .cloned()
-            .collect();
+        let doomed: Vec<Vec<u8>> = model.keys().filter(|k| k.starts_with(&[2])).take(5).cloned().collect();
         for k in doomed {
             model.remove(&k);
         }
@@ -1005,9 +884,6 @@ mod tests {
         assert_eq!(m.root(), v0_root);
         m.insert(b"a", long.clone());
         m.insert(b"b", long.clone());
-        assert_eq!(
-            m.root(),
-            trie_root(StateVersion::V1, [(b"a", &long), (b"b", &long)])
-        );
+        assert_eq!(m.root(), trie_root(StateVersion::V1, [(b"a", &long), (b"b", &long)]));
     }
 }

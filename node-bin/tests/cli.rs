@@ -1,0 +1,93 @@
+//! End-to-end tests of the `weft` binary's command-line behaviour.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn fixture(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures").join(relative)
+}
+
+fn weft(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_weft")).args(args).env_remove("RUST_LOG").output().expect("weft runs")
+}
+
+fn chain_info(spec: &std::path::Path) -> serde_json::Value {
+    let out = weft(&["chain-info", "--chain", spec.to_str().unwrap()]);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "one JSON object on one line");
+    serde_json::from_str(&stdout).unwrap()
+}
+
+/// Asserts a failed run with exactly one line on stderr containing `needle`.
+fn assert_one_line_error(out: &Output, needle: &str) {
+    assert!(!out.status.success(), "expected failure");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one-line error, got: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.contains(needle), "`{needle}` not in: {stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn chain_info_polkadot() {
+    let v = chain_info(&fixture("chain-specs/full-raw/polkadot.json"));
+    assert_eq!(v["name"], "Polkadot");
+    assert_eq!(v["id"], "polkadot");
+    assert_eq!(v["genesis_hash"], "0x91b171bb158e2d3848fa23a9f1c25182fb8e20313b2c1eb49219da7a70ce90c3");
+    assert_eq!(v["state_root"], "0x29d0d972cd27cbc511e9589fcb7a4506d5eb6a9e8df205f00472e5ab354a4e17");
+    assert_eq!(v["keys"], 11645);
+    assert_eq!(v["state_version"], 0);
+    // The genesis runtime (polkadot v0) predates the runtime_version section.
+    assert!(v["runtime"].is_null());
+}
+
+#[test]
+fn chain_info_reads_runtime_version() {
+    let v = chain_info(&fixture("chain-specs/dev-local/rococo-local-v1015000.kagome-zombienet.json"));
+    assert_eq!(v["genesis_hash"], "0x7d29038ac90e6a4b404502595d4ddce763a8116c9675653e6b66157c1750043b");
+    assert_eq!(v["runtime"]["spec_name"], "rococo");
+    assert_eq!(v["runtime"]["spec_version"], 1015000);
+    assert_eq!(v["state_version"], 1);
+}
+
+#[test]
+fn chain_info_light_spec_checkpoint() {
+    let v = chain_info(&fixture("chain-specs/light/westend2.smoldot-demo.json"));
+    assert_eq!(v["kind"], "light");
+    assert_eq!(v["genesis_hash"], "0xe143f23803ac50e8f6f8e62695d1ce9e4e1d68aa36c1cd2cfd15340213f3423e");
+    assert_eq!(v["checkpoint"]["number"], 29233814);
+    assert_eq!(v["checkpoint"]["hash"], "0x4e2dbce5bbb777bf77addb2dbe570f863ad9569739f8d9b7aca80377bc64ed6c");
+}
+
+#[test]
+fn missing_file_is_a_one_line_error() {
+    let out = weft(&["chain-info", "--chain", "/nonexistent/spec.json"]);
+    assert_one_line_error(&out, "/nonexistent/spec.json");
+}
+
+#[test]
+fn truncated_spec_is_a_one_line_error() {
+    let full = std::fs::read(fixture("chain-specs/dev-local/substrate-node-template.smoldot.json")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("truncated.json");
+    std::fs::write(&path, &full[..full.len() / 2]).unwrap();
+    let out = weft(&["chain-info", "--chain", path.to_str().unwrap()]);
+    assert_one_line_error(&out, "EOF while parsing");
+}
+
+#[test]
+fn non_hex_storage_is_a_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.json");
+    std::fs::write(&path, r#"{"name":"X","id":"x","genesis":{"raw":{"top":{"0x3a636f6465":"0xnothex"}}}}"#).unwrap();
+    let out = weft(&["chain-info", "--chain", path.to_str().unwrap()]);
+    assert_one_line_error(&out, "genesis.raw.top[0x3a636f6465]");
+}
+
+#[test]
+fn bad_state_version_is_rejected() {
+    let spec = fixture("chain-specs/full-raw/westend.json");
+    let out = weft(&["chain-info", "--chain", spec.to_str().unwrap(), "--state-version", "3"]);
+    assert_one_line_error(&out, "--state-version must be 0 or 1");
+}

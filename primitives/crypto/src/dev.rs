@@ -269,7 +269,7 @@ pub fn seed_from_phrase(phrase: &str, password: Option<&str>) -> Result<[u8; 32]
 /// `PBKDF2-HMAC-SHA512(entropy, "mnemonic" ++ password, 2048)`. The entropy
 /// must be 16 to 32 bytes long, in steps of 4.
 pub fn seed_from_entropy(entropy: &[u8], password: &str) -> Result<Zeroizing<[u8; 64]>, SecretStringError> {
-    if entropy.len() < 16 || entropy.len() > 32 || entropy.len() % 4 != 0 {
+    if !matches!(entropy.len(), 16 | 20 | 24 | 28 | 32) {
         return Err(SecretStringError::InvalidSeed);
     }
     let mut salt = Zeroizing::new(Vec::with_capacity(8 + password.len()));

@@ -26,7 +26,6 @@ use ed25519_dalek::Signer as _;
 use zeroize::Zeroizing;
 
 use crate::dev::{derive_hard_seed, DeriveJunction, SecretStringError, SuriPair};
-use crate::CryptoError;
 
 byte_array_newtype!(
     /// An ed25519 public key (compressed Edwards y-coordinate).
@@ -140,11 +139,6 @@ pub fn verify_dalek_legacy(signature: &Signature, message: &[u8], public: &Publi
     ed25519_dalek::Verifier::verify(&key, message, &signature).is_ok()
 }
 
-/// Parses a public key from a slice (length check only).
-pub fn public_from_slice(data: &[u8]) -> Result<Public, CryptoError> {
-    Public::from_slice(data)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,9 +221,9 @@ mod tests {
         ];
         let mut non_canonical = sig;
         let mut carry = 0u16;
-        for i in 0..32 {
-            let v = u16::from(non_canonical.0[32 + i]) + u16::from(L[i]) + carry;
-            non_canonical.0[32 + i] = v as u8;
+        for (byte, l) in non_canonical.0[32..].iter_mut().zip(L) {
+            let v = u16::from(*byte) + u16::from(l) + carry;
+            *byte = v as u8;
             carry = v >> 8;
         }
         assert_eq!(carry, 0);
@@ -324,7 +318,7 @@ mod tests {
         assert!(Signature::from_slice(&[0u8; 63]).is_err());
         assert_eq!(
             Signature::from_slice(&[0u8; 65]).unwrap_err(),
-            CryptoError::BadLength { what: "ed25519 signature", expected: 64, got: 65 }
+            crate::CryptoError::BadLength { what: "ed25519 signature", expected: 64, got: 65 }
         );
     }
 }

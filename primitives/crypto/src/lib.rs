@@ -20,6 +20,19 @@
 //!
 //! `schnorrkel` and `merlin` are re-exported so callers can build BABE VRF
 //! transcripts with exactly the versions this crate links against.
+//!
+//! ```
+//! use weft_crypto::{hashing, sr25519, ss58};
+//!
+//! let alice = sr25519::Pair::from_string("//Alice", None).unwrap();
+//! assert_eq!(
+//!     alice.public().to_ss58(ss58::SUBSTRATE_GENERIC),
+//!     "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"
+//! );
+//! let signature = alice.sign(b"hello");
+//! assert!(sr25519::verify(&signature, b"hello", &alice.public()));
+//! assert_eq!(hashing::blake2_256(b"").len(), 32);
+//! ```
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -97,7 +97,7 @@ fn match_key(key: &[u8], prefix_len: usize, node: &DecodedNode<'_>) -> Match {
             return Match::NotFound;
         }
         return match node.value {
-            NodeValue::Inline(v) if v.is_empty() => Match::Leaf,
+            NodeValue::Inline([]) => Match::Leaf,
             NodeValue::None => Match::NotFound,
             _ => Match::NotOmitted,
         };

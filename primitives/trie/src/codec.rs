@@ -220,16 +220,25 @@ enum Kind {
 /// [`MAX_PARTIAL_KEY_NIBBLES`]. Child references of length 0 are accepted (they appear in
 /// the eager proof format).
 pub fn decode_node(bytes: &[u8]) -> Result<DecodedNode<'_>, NodeDecodeError> {
+    let (node, rest) = decode_node_prefix(bytes)?;
+    if !rest.is_empty() {
+        return Err(NodeDecodeError::TrailingBytes(rest.len()));
+    }
+    Ok(node)
+}
+
+/// Decodes a node at the start of `bytes` and returns the bytes after it. Substrate's own
+/// codec decodes this way (ignoring what follows the node), which matters where the
+/// encoding is not what gets hashed, as in the eager proof verification.
+pub(crate) fn decode_node_prefix(bytes: &[u8]) -> Result<(DecodedNode<'_>, &[u8]), NodeDecodeError> {
     let (&first, mut rest) = bytes.split_first().ok_or(NodeDecodeError::Empty)?;
     if first == 0 {
-        if !rest.is_empty() {
-            return Err(NodeDecodeError::TrailingBytes(rest.len()));
-        }
-        return Ok(DecodedNode {
+        let node = DecodedNode {
             partial_key: PartialKey { packed: &[], odd: false },
             value: NodeValue::None,
             children: [None; 16],
-        });
+        };
+        return Ok((node, rest));
     }
     let (kind, bits) = match first >> 6 {
         0b01 => (Kind::Leaf, 6),
@@ -300,10 +309,7 @@ pub fn decode_node(bytes: &[u8]) -> Result<DecodedNode<'_>, NodeDecodeError> {
         }
         *child = Some(take(&mut rest, len)?);
     }
-    if !rest.is_empty() {
-        return Err(NodeDecodeError::TrailingBytes(rest.len()));
-    }
-    Ok(DecodedNode { partial_key: PartialKey { packed, odd }, value, children })
+    Ok((DecodedNode { partial_key: PartialKey { packed, odd }, value, children }, rest))
 }
 
 #[cfg(test)]

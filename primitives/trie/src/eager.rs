@@ -11,7 +11,7 @@
 //! Verification succeeds only if the reconstructed root hash equals the expected root, no
 //! node is left over and no reference or value that should have been omitted is present.
 
-use crate::codec::{decode_node, DecodedNode, NodeValue};
+use crate::codec::{decode_node_prefix, DecodedNode, NodeValue};
 use crate::encoder::{Encoder, MerkleValue, Partial, Val};
 use crate::proof::ProofError;
 use crate::{nibbles, StateVersion, TrieMap};
@@ -54,7 +54,8 @@ struct Entry<'a> {
 
 impl<'a> Entry<'a> {
     fn new(bytes: &'a [u8], prefix_key: &'a [u8], prefix_len: usize, is_inline: bool) -> Result<Self, ProofError> {
-        let node = decode_node(bytes)?;
+        // Like Substrate's codec, ignore bytes after the node: only the re-encoding is hashed.
+        let (node, _) = decode_node_prefix(bytes)?;
         let value = match node.value {
             NodeValue::None => Val::None,
             NodeValue::Inline(v) => Val::Inline(v),
@@ -284,6 +285,18 @@ mod tests {
             let proof = generate_eager_proof(version, &e, &[&keys[0], &far]);
             assert!(verify_proof_items(&root, &proof, &items[..1], version).is_err());
         }
+    }
+
+    #[test]
+    fn trailing_bytes_are_ignored_like_substrate() {
+        // Substrate's codec decodes a node and ignores what follows; only the re-encoding
+        // is hashed, so such a proof still verifies there, and must here too.
+        let e = entries();
+        let root = crate::trie_root(StateVersion::V0, e.iter());
+        let key = 25u32.to_be_bytes();
+        let mut proof = generate_eager_proof(StateVersion::V0, &e, &[&key]);
+        proof[0].push(0xff);
+        assert_eq!(verify_proof(&root, &proof, &key, e.get(&key[..]).map(|v| v.as_slice()), StateVersion::V0), Ok(()));
     }
 
     #[test]

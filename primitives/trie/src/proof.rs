@@ -70,6 +70,40 @@ pub fn generate_proof(version: StateVersion, entries: &BTreeMap<Vec<u8>, Vec<u8>
     m.generate_proof(keys)
 }
 
+/// What `StorageProof::verify` needs to know of a node's key: whether it is the key of a
+/// default child trie root. Keeps only the first nibbles, so that it is `Copy` and O(1) to
+/// extend per nibble whatever the depth.
+#[derive(Clone, Copy)]
+struct PathSummary {
+    head: [u8; CHILD_PREFIX_NIBBLES],
+    len: usize,
+}
+
+const CHILD_PREFIX_NIBBLES: usize = CHILD_STORAGE_DEFAULT_PREFIX.len() * 2;
+
+impl Default for PathSummary {
+    fn default() -> Self {
+        PathSummary { head: [0; CHILD_PREFIX_NIBBLES], len: 0 }
+    }
+}
+
+impl PathSummary {
+    fn extend(&mut self, nibbles: impl Iterator<Item = u8>) {
+        for n in nibbles {
+            if self.len < CHILD_PREFIX_NIBBLES {
+                self.head[self.len] = n;
+            }
+            self.len += 1;
+        }
+    }
+
+    fn is_child_root_key(&self) -> bool {
+        self.len % 2 == 0
+            && self.len > CHILD_PREFIX_NIBBLES
+            && (0..CHILD_PREFIX_NIBBLES).all(|i| self.head[i] == nibbles::at(CHILD_STORAGE_DEFAULT_PREFIX, i))
+    }
+}
+
 /// A decoded, not yet verified, storage proof.
 #[derive(Debug, Clone)]
 pub struct StorageProof {
@@ -149,8 +183,8 @@ impl StorageProof {
             Some(&i) => {
                 used[i] = true;
                 as_node[i] = true;
-                let child_prefix = nibbles::from_bytes(CHILD_STORAGE_DEFAULT_PREFIX);
-                let mut stack: Vec<(&[u8], Vec<u8>, bool)> = vec![(self.nodes[i].as_slice(), Vec::new(), true)];
+                let mut stack: Vec<(&[u8], PathSummary, bool)> =
+                    vec![(self.nodes[i].as_slice(), PathSummary::default(), true)];
                 while let Some((bytes, mut path, is_root)) = stack.pop() {
                     let node = decode_node(bytes)?;
                     let child_count = node.children.iter().filter(|c| c.is_some()).count();
@@ -174,20 +208,20 @@ impl StorageProof {
                     };
                     // Roots of default child tries found in the proof are verified as well.
                     if let Some(v) = value {
-                        if v.len() == 32 && path.len() % 2 == 0 && path.starts_with(&child_prefix) {
+                        if v.len() == 32 && path.is_child_root_key() {
                             if let Some(&j) = self.by_hash.get(v) {
                                 if !as_node[j] {
                                     used[j] = true;
                                     as_node[j] = true;
-                                    stack.push((self.nodes[j].as_slice(), Vec::new(), true));
+                                    stack.push((self.nodes[j].as_slice(), PathSummary::default(), true));
                                 }
                             }
                         }
                     }
                     for (nib, child) in node.children.iter().enumerate() {
                         let Some(r) = *child else { continue };
-                        let mut child_path = path.clone();
-                        child_path.push(nib as u8);
+                        let mut child_path = path;
+                        child_path.extend(std::iter::once(nib as u8));
                         if r.is_empty() {
                             return Err(ProofError::InvalidStructure("empty child reference"));
                         } else if r.len() < 32 {

@@ -68,6 +68,8 @@ pub struct TrieMap {
     len: usize,
     encoder: Encoder,
     scratch: Vec<u32>,
+    /// Number of node Merkle values computed so far (for tests of incrementality).
+    merkle_computations: u64,
 }
 
 impl std::fmt::Debug for TrieMap {
@@ -91,6 +93,7 @@ impl TrieMap {
             len: 0,
             encoder: Encoder::default(),
             scratch: Vec::new(),
+            merkle_computations: 0,
         }
     }
 
@@ -465,6 +468,7 @@ impl TrieMap {
                 child_ref(nodes, node.children[i])
             });
             nodes[id as usize].merkle = Some(mv);
+            self.merkle_computations += 1;
         }
     }
 
@@ -869,6 +873,37 @@ mod tests {
         assert_eq!(out.removed, model.len());
         model.clear();
         check(&mut m, &model);
+    }
+
+    #[test]
+    fn root_only_rehashes_dirty_paths() {
+        let mut m = TrieMap::new(StateVersion::V1);
+        let key = |i: u32| crate::blake2_256(&i.to_le_bytes());
+        for i in 0..20_000u32 {
+            m.insert(&key(i), i.to_le_bytes().to_vec());
+        }
+        m.root();
+        let before = m.merkle_computations;
+        assert!(before >= 20_000);
+        for i in 0..10u32 {
+            m.insert(&key(i * 1000), vec![1, 2, 3]);
+        }
+        let root = m.root();
+        // Each update dirties one root-to-leaf path (about 5 nodes at this size).
+        let recomputed = m.merkle_computations - before;
+        assert!(recomputed <= 10 * 8, "{recomputed} nodes re-hashed");
+        // And the result is still right.
+        let mut model: BTreeMap<Vec<u8>, Vec<u8>> =
+            (0..20_000u32).map(|i| (key(i).to_vec(), i.to_le_bytes().to_vec())).collect();
+        for i in 0..10u32 {
+            model.insert(key(i * 1000).to_vec(), vec![1, 2, 3]);
+        }
+        assert_eq!(root, trie_root(StateVersion::V1, model.iter()));
+        // Nothing changed: nothing re-hashed.
+        let before = m.merkle_computations;
+        m.insert(&key(5), 5u32.to_le_bytes().to_vec());
+        m.root();
+        assert_eq!(m.merkle_computations, before);
     }
 
     #[test]

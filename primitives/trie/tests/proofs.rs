@@ -165,6 +165,8 @@ fn large_proof_decodes_and_reads() {
     let proof = StorageProof::decode(&read("proof-decode-large.bin"), MAX).unwrap();
     let roots = unreferenced(&proof);
     assert_eq!(roots.len(), 1, "expected exactly one trie root");
+    // The root smoldot's lib/benches/proof-decode.rs uses for this proof.
+    assert_eq!(roots[0], h32("886ca67c0e8d0003e2531bb25b1da0fe2f80d4b9eb6719e819f363265bd670fa"));
     let v = proof.verify(&roots[0]).unwrap();
     // Every value stored in a node of the proof can be read back by its key: collect them by
     // walking the nodes from the root.
@@ -206,7 +208,11 @@ fn large_proof_decodes_and_reads() {
         }
     }
     assert!(found > 10, "{found} values found");
-    println!("large proof: {} entries, {found} readable inline values", proof.nodes().len());
+    println!(
+        "large proof: {} entries, root 0x{}, {found} readable inline values",
+        proof.nodes().len(),
+        hex::encode(roots[0])
+    );
 }
 
 fn issue_2035(file: &str, root: &str, key: &str, next: &str) {

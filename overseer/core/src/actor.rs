@@ -1,0 +1,358 @@
+//! The thin actix shell around one subsystem state machine.
+//!
+//! It owns a bounded mailbox, applies the signal-ordering rule, times the
+//! handlers, turns effects into sends, timers and awaited replies, and reports
+//! failures (panic, exit, stall) to the overseer. Sends are performed in order
+//! and awaited: while a target's mailbox is full this actor handles nothing
+//! else (back-pressure), and a send still blocked after the stall bound
+//! reports the target as stalled.
+
+use crate::erased::{AnyFactory, AnySubsystem};
+use crate::metrics::SubsystemMetrics;
+use crate::subsystem::{BoxedEvent, Effect, Input, SignalOrdering, TimerId};
+use actix::prelude::*;
+use rand::SeedableRng;
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use weft_messages::{ActivatedLeaf, ActiveLeavesUpdate, AllMessages, OverseerSignal, SlotId};
+
+/// A message on its way to a subsystem, tagged with the number of signals its
+/// sender had handled when sending it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct MessagePacket {
+    pub sender_signals: u64,
+    pub message: AllMessages,
+}
+
+/// A signal, delivered outside the bounded message path (`do_send`).
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct SignalPacket(pub OverseerSignal);
+
+/// Why a subsystem failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailureKind {
+    /// A handler panicked.
+    Panicked(String),
+    /// The subsystem asked to exit.
+    Exited(String),
+    /// A send to it stayed blocked past the stall bound.
+    Stalled { waited: Duration, sender: SlotId },
+}
+
+/// Reported to the overseer when a subsystem fails.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct SubsystemFailure {
+    pub slot: SlotId,
+    pub implementation: String,
+    pub kind: FailureKind,
+}
+
+/// Reported to the overseer when a subsystem actor stopped.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct SubsystemStopped(pub SlotId);
+
+/// Where a slot's messages go.
+#[derive(Clone)]
+pub enum Route {
+    /// A running subsystem actor.
+    Actor(Addr<SubsystemActor>, Arc<SubsystemMetrics>),
+    /// A capture channel (test harness).
+    Capture(tokio::sync::mpsc::UnboundedSender<AllMessages>),
+}
+
+/// The routing table, filled once every actor has started.
+pub type Routes = Arc<OnceLock<HashMap<SlotId, Route>>>;
+
+/// Settings of one subsystem actor.
+#[derive(Clone)]
+pub struct ActorSettings {
+    pub mailbox: usize,
+    pub stall_timeout: Duration,
+    pub restart_on_crash: bool,
+}
+
+/// The actix actor that runs one subsystem.
+pub struct SubsystemActor {
+    slot: SlotId,
+    subsystem: Box<dyn AnySubsystem>,
+    factory: AnyFactory,
+    settings: ActorSettings,
+    routes: Routes,
+    failures: Recipient<SubsystemFailure>,
+    stopped: Option<Recipient<SubsystemStopped>>,
+    metrics: Arc<SubsystemMetrics>,
+    ordering: SignalOrdering<AllMessages>,
+    leaves: Vec<ActivatedLeaf>,
+    timers: HashMap<TimerId, SpawnHandle>,
+    next_timer: u64,
+    rng: rand_chacha::ChaCha8Rng,
+    started: Instant,
+    failed: bool,
+}
+
+impl SubsystemActor {
+    /// A new actor for the subsystem `factory` builds.
+    pub fn new(
+        factory: AnyFactory,
+        settings: ActorSettings,
+        routes: Routes,
+        failures: Recipient<SubsystemFailure>,
+        stopped: Option<Recipient<SubsystemStopped>>,
+        metrics: Arc<SubsystemMetrics>,
+    ) -> Self {
+        let subsystem = factory();
+        SubsystemActor {
+            slot: subsystem.slot(),
+            subsystem,
+            factory,
+            settings,
+            routes,
+            failures,
+            stopped,
+            metrics,
+            ordering: SignalOrdering::default(),
+            leaves: Vec::new(),
+            timers: HashMap::new(),
+            next_timer: 0,
+            rng: rand_chacha::ChaCha8Rng::from_entropy(),
+            started: Instant::now(),
+            failed: false,
+        }
+    }
+
+    /// Starts the actor with its bounded mailbox on the current arbiter.
+    pub fn start_bounded(self) -> Addr<Self> {
+        let mailbox = self.settings.mailbox;
+        SubsystemActor::create(move |ctx| {
+            ctx.set_mailbox_capacity(mailbox);
+            self
+        })
+    }
+
+    fn report(&mut self, kind: FailureKind) {
+        self.failures.do_send(SubsystemFailure {
+            slot: self.slot,
+            implementation: self.subsystem.implementation().to_string(),
+            kind,
+        });
+    }
+
+    fn track_leaves(&mut self, signal: &OverseerSignal) {
+        if let OverseerSignal::ActiveLeaves(update) = signal {
+            self.leaves.retain(|l| !update.deactivated.contains(&l.hash));
+            if let Some(leaf) = update.activated {
+                self.leaves.push(leaf);
+            }
+        }
+    }
+
+    /// Runs one input through the state machine and carries out its effects.
+    fn deliver(&mut self, input: Input<AllMessages>, ctx: &mut Context<Self>) {
+        if self.failed {
+            return;
+        }
+        let kind = match &input {
+            Input::Signal(_) => 0,
+            Input::Message(_) => 1,
+            Input::Event(_) => 2,
+        };
+        let now = self.started.elapsed();
+        let began = Instant::now();
+        let subsystem = &mut self.subsystem;
+        let rng = &mut self.rng;
+        let next_timer = &mut self.next_timer;
+        let outcome =
+            std::panic::catch_unwind(AssertUnwindSafe(|| subsystem.handle(input, now, rng, next_timer)));
+        let took = began.elapsed();
+        match kind {
+            0 => self.metrics.on_signal(took),
+            1 => self.metrics.on_message(took),
+            _ => self.metrics.on_event(took),
+        }
+        match outcome {
+            Ok(effects) => self.apply(effects, ctx),
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                self.crashed(FailureKind::Panicked(message), ctx);
+            }
+        }
+    }
+
+    fn crashed(&mut self, kind: FailureKind, ctx: &mut Context<Self>) {
+        let implementation = self.subsystem.implementation().to_string();
+        if self.settings.restart_on_crash {
+            tracing::error!(slot = %self.slot, %implementation, ?kind, "subsystem crashed; restarting it (research mode)");
+            for (_, handle) in self.timers.drain() {
+                ctx.cancel_future(handle);
+            }
+            self.subsystem = (self.factory)();
+            self.metrics.on_restart();
+            if !self.leaves.is_empty() {
+                // Replay the current leaves so the new instance knows what to work on.
+                let replay = OverseerSignal::ActiveLeaves(ActiveLeavesUpdate {
+                    activated: self.leaves.last().copied(),
+                    deactivated: Vec::new(),
+                });
+                self.deliver(Input::Signal(replay), ctx);
+            }
+        } else {
+            tracing::error!(slot = %self.slot, %implementation, ?kind, "subsystem failed; stopping the node");
+            self.failed = true;
+            self.report(kind);
+        }
+    }
+
+    fn apply(&mut self, effects: Vec<Effect<AllMessages>>, ctx: &mut Context<Self>) {
+        let tag = self.ordering.signals_handled();
+        let mut blocked: Vec<(Route, MessagePacket)> = Vec::new();
+        for effect in effects {
+            match effect {
+                Effect::Send(message) => self.route(MessagePacket { sender_signals: tag, message }, &mut blocked),
+                Effect::Request { message, reply } => {
+                    self.route(MessagePacket { sender_signals: tag, message }, &mut blocked);
+                    ctx.spawn(reply.into_actor(self).map(|event: BoxedEvent, act, ctx| {
+                        act.deliver(Input::Event(event), ctx);
+                    }));
+                }
+                Effect::SetTimer { id, after, event } => {
+                    let mut event = Some(event);
+                    let handle = ctx.run_later(after, move |act, ctx| {
+                        act.timers.remove(&id);
+                        if let Some(event) = event.take() {
+                            act.deliver(Input::Event(event), ctx);
+                        }
+                    });
+                    self.timers.insert(id, handle);
+                }
+                Effect::CancelTimer(id) => {
+                    if let Some(handle) = self.timers.remove(&id) {
+                        ctx.cancel_future(handle);
+                    }
+                }
+                Effect::Exit(reason) => {
+                    self.crashed(FailureKind::Exited(reason), ctx);
+                    return;
+                }
+            }
+        }
+        if !blocked.is_empty() {
+            self.send_blocked(blocked, ctx);
+        }
+    }
+
+    /// Tries a non-blocking send; keeps order by queueing everything after the
+    /// first message that could not be delivered at once.
+    fn route(&mut self, packet: MessagePacket, blocked: &mut Vec<(Route, MessagePacket)>) {
+        let target = packet.message.slot();
+        let Some(route) = self.routes.get().and_then(|r| r.get(&target)).cloned() else {
+            tracing::warn!(from = %self.slot, to = %target, "no route to slot; message dropped");
+            return;
+        };
+        if !blocked.is_empty() {
+            blocked.push((route, packet));
+            return;
+        }
+        match &route {
+            Route::Capture(tx) => {
+                let _ = tx.send(packet.message);
+            }
+            Route::Actor(addr, metrics) => match addr.try_send(packet) {
+                Ok(()) => metrics.on_enqueued(),
+                Err(SendError::Full(packet)) => blocked.push((route, packet)),
+                Err(SendError::Closed(_)) => {
+                    tracing::debug!(from = %self.slot, to = %target, "target stopped; message dropped")
+                }
+            },
+        }
+    }
+
+    /// Awaits the blocked sends in order; this actor handles nothing meanwhile.
+    fn send_blocked(&mut self, blocked: Vec<(Route, MessagePacket)>, ctx: &mut Context<Self>) {
+        let stall = self.settings.stall_timeout;
+        let sender = self.slot;
+        let work = async move {
+            for (route, packet) in blocked {
+                let target = packet.message.slot();
+                match route {
+                    Route::Capture(tx) => {
+                        let _ = tx.send(packet.message);
+                    }
+                    Route::Actor(addr, metrics) => {
+                        metrics.on_enqueued();
+                        match tokio::time::timeout(stall, addr.send(packet)).await {
+                            Ok(_) => {}
+                            Err(_) => {
+                                metrics.on_dequeued();
+                                return Some(SubsystemFailure {
+                                    slot: target,
+                                    implementation: String::new(),
+                                    kind: FailureKind::Stalled { waited: stall, sender },
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+            None
+        };
+        ctx.wait(work.into_actor(self).map(|stalled, act, _ctx| {
+            if let Some(failure) = stalled {
+                tracing::error!(stalled = %failure.slot, sender = %act.slot, "subsystem stalled: its mailbox stayed full");
+                act.failures.do_send(failure);
+            }
+        }));
+    }
+}
+
+impl Actor for SubsystemActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, _ctx: &mut Self::Context) {
+        tracing::debug!(slot = %self.slot, implementation = self.subsystem.implementation(), "subsystem started");
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        if let Some(stopped) = &self.stopped {
+            stopped.do_send(SubsystemStopped(self.slot));
+        }
+    }
+}
+
+impl Handler<SignalPacket> for SubsystemActor {
+    type Result = ();
+
+    fn handle(&mut self, SignalPacket(signal): SignalPacket, ctx: &mut Context<Self>) {
+        let conclude = signal == OverseerSignal::Conclude;
+        self.track_leaves(&signal);
+        self.deliver(Input::Signal(signal), ctx);
+        for message in self.ordering.signal_handled() {
+            self.metrics.on_dequeued();
+            self.deliver(Input::Message(message), ctx);
+        }
+        if conclude {
+            ctx.stop();
+        }
+    }
+}
+
+impl Handler<MessagePacket> for SubsystemActor {
+    type Result = ();
+
+    fn handle(&mut self, packet: MessagePacket, ctx: &mut Context<Self>) {
+        if let Some(message) = self.ordering.offer(packet.sender_signals, packet.message) {
+            self.metrics.on_dequeued();
+            self.deliver(Input::Message(message), ctx);
+        }
+        // Otherwise held: still counted in the mailbox depth until released.
+    }
+}

@@ -83,3 +83,67 @@ fn westend_blocks_1_to_256_hash_chain_extrinsics_roots_and_babe_seals() {
     assert_eq!(parent, "0xb7f3334eaa611483108de2f2c25a5d8e2aeefca56dfe20201fdc8618eb6571bf");
     assert_eq!((primary, secondary_plain, seals), (62, 194, 256));
 }
+
+/// The VRF of every primary BABE slot claim in Westend #1-256 verifies with the
+/// BABE transcript (epoch index, slot, epoch randomness). Epoch 0 uses the
+/// genesis randomness; epoch 1 the randomness announced in #1's NextEpochData.
+#[test]
+fn westend_primary_slot_vrfs_verify() {
+    use weft_block::babe::ConsensusLog;
+    use weft_crypto::merlin::Transcript;
+
+    const EPOCH_DURATION: u64 = 600; // Westend: 1 hour of 6-second slots.
+    let spec = ChainSpec::from_file(&fixture("chain-specs/full-raw/westend.json")).unwrap();
+    let (_, authorities) = genesis_babe_authorities();
+    let top = &spec.genesis_storage().unwrap().top;
+    let genesis_randomness: [u8; 32] = top
+        .get(&[twox_128(b"Babe"), twox_128(b"Randomness")].concat())
+        .map(|v| v.as_slice().try_into().unwrap())
+        .unwrap_or([0; 32]);
+
+    let fixture = json_fixture("blocks/westend/westend_blocks_1-256.json");
+    let headers: Vec<_> = fixture["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| decode_header(&unhex(b["header_hex"].as_str().unwrap())).unwrap())
+        .collect();
+    let pre_digest = |h: &weft_block::Header| {
+        PreDigest::decode(&mut &h.digest.pre_runtimes(BABE_ENGINE_ID).next().unwrap()[..]).unwrap()
+    };
+    let genesis_slot = pre_digest(&headers[0]).slot();
+    let epoch1 = headers[0]
+        .digest
+        .consensus_logs(BABE_ENGINE_ID)
+        .find_map(|log| match ConsensusLog::decode(&mut &log[..]).unwrap() {
+            ConsensusLog::NextEpochData(next) => Some(next),
+            _ => None,
+        })
+        .expect("#1 announces the next epoch");
+
+    let mut verified = 0;
+    for header in &headers {
+        let PreDigest::Primary(primary) = pre_digest(header) else { continue };
+        let epoch_index = (primary.slot - genesis_slot) / EPOCH_DURATION;
+        let (randomness, author) = match epoch_index {
+            0 => (genesis_randomness, authorities[primary.authority_index as usize].0),
+            1 => (epoch1.randomness, epoch1.authorities[primary.authority_index as usize].public_key),
+            other => panic!("#{} is in epoch {other}", header.number),
+        };
+        let mut transcript = Transcript::new(b"BABE");
+        transcript.append_u64(b"slot number", primary.slot);
+        transcript.append_u64(b"current epoch", epoch_index);
+        transcript.append_message(b"chain randomness", &randomness);
+        let public = sr25519::Public::from_raw(author);
+        sr25519::vrf_verify(&public, transcript, &primary.vrf_output, &primary.vrf_proof)
+            .unwrap_or_else(|e| panic!("#{}: VRF does not verify: {e}", header.number));
+        // The same proof under another slot must fail.
+        let mut wrong = Transcript::new(b"BABE");
+        wrong.append_u64(b"slot number", primary.slot + 1);
+        wrong.append_u64(b"current epoch", epoch_index);
+        wrong.append_message(b"chain randomness", &randomness);
+        assert!(sr25519::vrf_verify(&public, wrong, &primary.vrf_output, &primary.vrf_proof).is_err());
+        verified += 1;
+    }
+    assert_eq!(verified, 62);
+}

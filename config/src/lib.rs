@@ -7,6 +7,7 @@
 //! subsystems that read them land.
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Errors while loading the configuration.
@@ -36,6 +37,39 @@ pub struct NodeConfig {
     /// `tracing` filter, e.g. `info,weft_trie=debug`.
     #[serde(default)]
     pub log: Option<String>,
+    /// Overseer-wide settings.
+    #[serde(default)]
+    pub overseer: OverseerConfig,
+    /// Per-slot settings: `[subsystems.<slot>] implementation = "...", mailbox = N`.
+    #[serde(default)]
+    pub subsystems: BTreeMap<String, SubsystemConfig>,
+}
+
+/// Overseer-wide settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverseerConfig {
+    /// Mailbox capacity of slots without their own (default 1024).
+    #[serde(default)]
+    pub default_mailbox: Option<usize>,
+    /// Milliseconds a send may stay blocked before the target counts as stalled (default 10000).
+    #[serde(default)]
+    pub stall_timeout_ms: Option<u64>,
+    /// Research mode: restart a crashed subsystem instead of stopping the node.
+    #[serde(default)]
+    pub restart_crashed: bool,
+}
+
+/// Which implementation fills a slot, and its mailbox.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubsystemConfig {
+    /// Registered implementation name (`default`, `dummy`, ...).
+    #[serde(default)]
+    pub implementation: Option<String>,
+    /// Mailbox capacity in messages.
+    #[serde(default)]
+    pub mailbox: Option<usize>,
 }
 
 impl NodeConfig {
@@ -56,6 +90,14 @@ impl NodeConfig {
 
     /// Checks value ranges.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        for (slot, sub) in &self.subsystems {
+            if sub.mailbox == Some(0) {
+                return Err(ConfigError::Invalid { field: "subsystems.*.mailbox", reason: format!("slot `{slot}`: 0") });
+            }
+        }
+        if self.overseer.default_mailbox == Some(0) {
+            return Err(ConfigError::Invalid { field: "overseer.default_mailbox", reason: "0".into() });
+        }
         if let Some(v) = self.state_version {
             if v > 1 {
                 return Err(ConfigError::Invalid { field: "state_version", reason: format!("{v} is not 0 or 1") });
@@ -78,5 +120,13 @@ mod tests {
         assert!(err.contains("state_version"), "{err}");
         let err = NodeConfig::from_toml_str("colour = 1", "test").unwrap_err().to_string();
         assert!(err.contains("colour"), "{err}");
+        let c = NodeConfig::from_toml_str(
+            "[overseer]\nrestart_crashed = true\n[subsystems.approval_voting]\nimplementation = \"dummy\"\nmailbox = 64000\n",
+            "test",
+        )
+        .unwrap();
+        assert!(c.overseer.restart_crashed);
+        assert_eq!(c.subsystems["approval_voting"].mailbox, Some(64000));
+        assert!(NodeConfig::from_toml_str("[subsystems.sync]\nmailbox = 0\n", "test").is_err());
     }
 }

@@ -20,17 +20,36 @@ use weft_messages::{ActivatedLeaf, ActiveLeavesUpdate, AllMessages, OverseerSign
 
 /// A message on its way to a subsystem, tagged with the number of signals its
 /// sender had handled when sending it.
-#[derive(Message)]
-#[rtype(result = "()")]
 pub struct MessagePacket {
     pub sender_signals: u64,
     pub message: AllMessages,
 }
 
-/// A signal, delivered outside the bounded message path (`do_send`).
-#[derive(Message, Clone)]
-#[rtype(result = "()")]
+/// A signal, delivered outside the bounded message path.
+#[derive(Clone)]
 pub struct SignalPacket(pub OverseerSignal);
+
+/// The two inbound paths of a subsystem: a bounded channel for messages and an
+/// unbounded one for signals (which are few and must never wait).
+#[derive(Clone)]
+pub struct Mailbox {
+    pub messages: tokio::sync::mpsc::Sender<MessagePacket>,
+    pub signals: tokio::sync::mpsc::UnboundedSender<SignalPacket>,
+    pub metrics: Arc<SubsystemMetrics>,
+}
+
+/// The receiving ends of a [`Mailbox`], consumed when the actor starts.
+pub struct MailboxReceivers {
+    pub messages: tokio::sync::mpsc::Receiver<MessagePacket>,
+    pub signals: tokio::sync::mpsc::UnboundedReceiver<SignalPacket>,
+}
+
+/// A new mailbox holding at most `capacity` messages.
+pub fn mailbox(capacity: usize, metrics: Arc<SubsystemMetrics>) -> (Mailbox, MailboxReceivers) {
+    let (mtx, mrx) = tokio::sync::mpsc::channel(capacity.max(1));
+    let (stx, srx) = tokio::sync::mpsc::unbounded_channel();
+    (Mailbox { messages: mtx, signals: stx, metrics }, MailboxReceivers { messages: mrx, signals: srx })
+}
 
 /// Why a subsystem failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,8 +79,8 @@ pub struct SubsystemStopped(pub SlotId);
 /// Where a slot's messages go.
 #[derive(Clone)]
 pub enum Route {
-    /// A running subsystem actor.
-    Actor(Addr<SubsystemActor>, Arc<SubsystemMetrics>),
+    /// A running subsystem actor's mailbox.
+    Actor(Mailbox),
     /// A capture channel (test harness).
     Capture(tokio::sync::mpsc::UnboundedSender<AllMessages>),
 }
@@ -94,6 +113,7 @@ pub struct SubsystemActor {
     rng: rand_chacha::ChaCha8Rng,
     started: Instant,
     failed: bool,
+    receivers: Option<MailboxReceivers>,
 }
 
 impl SubsystemActor {
@@ -105,6 +125,7 @@ impl SubsystemActor {
         failures: Recipient<SubsystemFailure>,
         stopped: Option<Recipient<SubsystemStopped>>,
         metrics: Arc<SubsystemMetrics>,
+        receivers: MailboxReceivers,
     ) -> Self {
         let subsystem = factory();
         SubsystemActor {
@@ -123,17 +144,10 @@ impl SubsystemActor {
             rng: rand_chacha::ChaCha8Rng::from_entropy(),
             started: Instant::now(),
             failed: false,
+            receivers: Some(receivers),
         }
     }
 
-    /// Starts the actor with its bounded mailbox on the current arbiter.
-    pub fn start_bounded(self) -> Addr<Self> {
-        let mailbox = self.settings.mailbox;
-        SubsystemActor::create(move |ctx| {
-            ctx.set_mailbox_capacity(mailbox);
-            self
-        })
-    }
 
     fn report(&mut self, kind: FailureKind) {
         self.failures.do_send(SubsystemFailure {
@@ -254,22 +268,22 @@ impl SubsystemActor {
     /// first message that could not be delivered at once.
     fn route(&mut self, packet: MessagePacket, blocked: &mut Vec<(Route, MessagePacket)>) {
         let target = packet.message.slot();
-        let Some(route) = self.routes.get().and_then(|r| r.get(&target)).cloned() else {
+        let Some(route) = self.routes.get().and_then(|r| r.get(&target)) else {
             tracing::warn!(from = %self.slot, to = %target, "no route to slot; message dropped");
             return;
         };
         if !blocked.is_empty() {
-            blocked.push((route, packet));
+            blocked.push((route.clone(), packet));
             return;
         }
-        match &route {
+        match route {
             Route::Capture(tx) => {
                 let _ = tx.send(packet.message);
             }
-            Route::Actor(addr, metrics) => match addr.try_send(packet) {
-                Ok(()) => metrics.on_enqueued(),
-                Err(SendError::Full(packet)) => blocked.push((route, packet)),
-                Err(SendError::Closed(_)) => {
+            Route::Actor(mailbox) => match mailbox.messages.try_send(packet) {
+                Ok(()) => mailbox.metrics.on_enqueued(),
+                Err(tokio::sync::mpsc::error::TrySendError::Full(packet)) => blocked.push((route.clone(), packet)),
+                Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
                     tracing::debug!(from = %self.slot, to = %target, "target stopped; message dropped")
                 }
             },
@@ -287,12 +301,11 @@ impl SubsystemActor {
                     Route::Capture(tx) => {
                         let _ = tx.send(packet.message);
                     }
-                    Route::Actor(addr, metrics) => {
-                        metrics.on_enqueued();
-                        match tokio::time::timeout(stall, addr.send(packet)).await {
-                            Ok(_) => {}
+                    Route::Actor(mailbox) => {
+                        match tokio::time::timeout(stall, mailbox.messages.send(packet)).await {
+                            Ok(Ok(())) => mailbox.metrics.on_enqueued(),
+                            Ok(Err(_closed)) => {}
                             Err(_) => {
-                                metrics.on_dequeued();
                                 return Some(SubsystemFailure {
                                     slot: target,
                                     implementation: String::new(),
@@ -317,7 +330,11 @@ impl SubsystemActor {
 impl Actor for SubsystemActor {
     type Context = Context<Self>;
 
-    fn started(&mut self, _ctx: &mut Self::Context) {
+    fn started(&mut self, ctx: &mut Self::Context) {
+        if let Some(receivers) = self.receivers.take() {
+            ctx.add_stream(tokio_stream::wrappers::UnboundedReceiverStream::new(receivers.signals));
+            ctx.add_stream(tokio_stream::wrappers::ReceiverStream::new(receivers.messages));
+        }
         tracing::debug!(slot = %self.slot, implementation = self.subsystem.implementation(), "subsystem started");
     }
 
@@ -328,8 +345,8 @@ impl Actor for SubsystemActor {
     }
 }
 
-impl Handler<SignalPacket> for SubsystemActor {
-    type Result = ();
+impl StreamHandler<SignalPacket> for SubsystemActor {
+    fn finished(&mut self, _ctx: &mut Context<Self>) {}
 
     fn handle(&mut self, SignalPacket(signal): SignalPacket, ctx: &mut Context<Self>) {
         let conclude = signal == OverseerSignal::Conclude;
@@ -345,8 +362,8 @@ impl Handler<SignalPacket> for SubsystemActor {
     }
 }
 
-impl Handler<MessagePacket> for SubsystemActor {
-    type Result = ();
+impl StreamHandler<MessagePacket> for SubsystemActor {
+    fn finished(&mut self, _ctx: &mut Context<Self>) {}
 
     fn handle(&mut self, packet: MessagePacket, ctx: &mut Context<Self>) {
         if let Some(message) = self.ordering.offer(packet.sender_signals, packet.message) {

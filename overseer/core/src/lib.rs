@@ -9,6 +9,7 @@
 //! * [`overseer`]: the builder (`replace_<slot>`, config selection), the
 //!   supervising actor and the [`OverseerHandle`].
 //! * [`metrics`]: per-subsystem metrics in Prometheus text format.
+//! * [`testing`]: a harness running one subsystem alone.
 //! * [`wrappers`]: [`Dummy`] and [`Intercepted`] slot fillers.
 //!
 //! Subsystem logic never sees actix, a clock or a socket; the actix shell and
@@ -19,6 +20,7 @@ pub mod erased;
 pub mod metrics;
 pub mod overseer;
 pub mod subsystem;
+pub mod testing;
 pub mod wrappers;
 
 pub use subsystem::{

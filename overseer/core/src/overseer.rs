@@ -8,8 +8,8 @@
 //! factory and the current leaves are replayed to it instead.
 
 use crate::actor::{
-    ActorSettings, FailureKind, MessagePacket, Route, Routes, SignalPacket, SubsystemActor, SubsystemFailure,
-    SubsystemStopped,
+    mailbox, ActorSettings, FailureKind, Mailbox, MessagePacket, Route, Routes, SignalPacket, SubsystemActor,
+    SubsystemFailure, SubsystemStopped,
 };
 use crate::erased::{erase, AnyFactory, Factory, Registry};
 use crate::metrics::MetricsRegistry;
@@ -117,6 +117,7 @@ pub struct OverseerBuilder {
     default_mailbox: usize,
     stall_timeout: Duration,
     restart_on_crash: bool,
+    thread_per_subsystem: bool,
 }
 
 impl Default for OverseerBuilder {
@@ -135,7 +136,15 @@ impl OverseerBuilder {
             default_mailbox: DEFAULT_MAILBOX,
             stall_timeout: DEFAULT_STALL_TIMEOUT,
             restart_on_crash: false,
+            thread_per_subsystem: true,
         }
+    }
+
+    /// Run each subsystem on its own arbiter thread (default), or all on the
+    /// caller's arbiter (cheaper hand-offs; a blocking handler then blocks all).
+    pub fn thread_per_subsystem(mut self, yes: bool) -> Self {
+        self.thread_per_subsystem = yes;
+        self
     }
 
     /// Fills every slot with its `default` implementation from `registry`,
@@ -176,6 +185,24 @@ impl OverseerBuilder {
         Ok(self)
     }
 
+    /// Applies a node configuration: overseer settings and, per slot, the
+    /// implementation (from `registry`) and mailbox.
+    pub fn configure(self, config: &weft_config::NodeConfig, registry: &Registry) -> Result<Self, OverseerError> {
+        let slots: BTreeMap<String, SlotSettings> = config
+            .subsystems
+            .iter()
+            .map(|(name, c)| (name.clone(), SlotSettings { implementation: c.implementation.clone(), mailbox: c.mailbox }))
+            .collect();
+        let mut builder = self.all_from_config(&slots, registry)?.restart_on_crash(config.overseer.restart_crashed);
+        if let Some(capacity) = config.overseer.default_mailbox {
+            builder = builder.default_mailbox(capacity);
+        }
+        if let Some(ms) = config.overseer.stall_timeout_ms {
+            builder = builder.stall_timeout(Duration::from_millis(ms));
+        }
+        Ok(builder)
+    }
+
     /// Mailbox capacity of one slot.
     pub fn mailbox(mut self, slot: SlotId, capacity: usize) -> Self {
         self.mailboxes.insert(slot, capacity.max(1));
@@ -213,6 +240,7 @@ impl OverseerBuilder {
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
         let overseer = OverseerActor {
             subsystems: HashMap::new(),
+            arbiters: Vec::new(),
             implementations: self.implementations.clone(),
             running: 0,
             result: None,
@@ -222,6 +250,7 @@ impl OverseerBuilder {
         .start();
         let mut addrs = HashMap::new();
         let mut table = HashMap::new();
+        let mut arbiters = Vec::new();
         for (slot, factory) in self.factories.erased() {
             let implementation = self.implementations.get(&slot).cloned().unwrap_or_default();
             tracing::info!(slot = %slot, implementation = %implementation, "subsystem slot filled");
@@ -231,20 +260,24 @@ impl OverseerBuilder {
                 restart_on_crash: self.restart_on_crash,
             };
             let slot_metrics = metrics.get(slot).unwrap_or_default();
-            let actor = SubsystemActor::new(
-                factory,
-                settings,
-                routes.clone(),
-                overseer.clone().recipient(),
-                Some(overseer.clone().recipient()),
-                slot_metrics.clone(),
-            );
-            let addr = actor.start_bounded();
-            table.insert(slot, Route::Actor(addr.clone(), slot_metrics));
-            addrs.insert(slot, addr);
+            let (mailbox, receivers) = mailbox(settings.mailbox, slot_metrics.clone());
+            let (routes_for_actor, failures, stopped, actor_metrics) =
+                (routes.clone(), overseer.clone().recipient(), overseer.clone().recipient(), slot_metrics.clone());
+            let make = move || {
+                SubsystemActor::new(factory, settings, routes_for_actor, failures, Some(stopped), actor_metrics, receivers)
+            };
+            if self.thread_per_subsystem {
+                let arbiter = Arbiter::new();
+                SubsystemActor::start_in_arbiter(&arbiter.handle(), move |_| make());
+                arbiters.push(arbiter);
+            } else {
+                make().start();
+            }
+            table.insert(slot, Route::Actor(mailbox.clone()));
+            addrs.insert(slot, mailbox);
         }
         let _ = routes.set(table);
-        overseer.do_send(Register(addrs));
+        overseer.do_send(Register(addrs, arbiters));
         OverseerHandle {
             overseer,
             routes,
@@ -257,7 +290,7 @@ impl OverseerBuilder {
 
 #[derive(Message)]
 #[rtype(result = "()")]
-struct Register(HashMap<SlotId, Addr<SubsystemActor>>);
+struct Register(HashMap<SlotId, Mailbox>, Vec<Arbiter>);
 
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -269,7 +302,8 @@ struct ForceStop;
 
 /// The supervising actor.
 struct OverseerActor {
-    subsystems: HashMap<SlotId, Addr<SubsystemActor>>,
+    subsystems: HashMap<SlotId, Mailbox>,
+    arbiters: Vec<Arbiter>,
     implementations: BTreeMap<SlotId, String>,
     running: usize,
     result: Option<Result<(), OverseerError>>,
@@ -283,13 +317,16 @@ impl OverseerActor {
             return;
         }
         self.concluding = true;
-        for addr in self.subsystems.values() {
-            addr.do_send(SignalPacket(OverseerSignal::Conclude));
+        for mailbox in self.subsystems.values() {
+            let _ = mailbox.signals.send(SignalPacket(OverseerSignal::Conclude));
         }
         ctx.notify_later(ForceStop, CONCLUDE_GRACE);
     }
 
     fn finish(&mut self, ctx: &mut Context<Self>) {
+        for arbiter in self.arbiters.drain(..) {
+            arbiter.stop();
+        }
         if let Some(done) = self.done.take() {
             let _ = done.send(self.result.clone().unwrap_or(Ok(())));
         }
@@ -303,9 +340,10 @@ impl Actor for OverseerActor {
 
 impl Handler<Register> for OverseerActor {
     type Result = ();
-    fn handle(&mut self, Register(addrs): Register, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, Register(addrs, arbiters): Register, _ctx: &mut Context<Self>) {
         self.running = addrs.len();
         self.subsystems = addrs;
+        self.arbiters = arbiters;
     }
 }
 
@@ -320,8 +358,8 @@ impl Handler<Broadcast> for OverseerActor {
         if self.concluding {
             return;
         }
-        for addr in self.subsystems.values() {
-            addr.do_send(SignalPacket(signal.clone()));
+        for mailbox in self.subsystems.values() {
+            let _ = mailbox.signals.send(SignalPacket(signal.clone()));
         }
     }
 }
@@ -400,10 +438,9 @@ impl OverseerHandle {
         let message = message.into();
         let packet = MessagePacket { sender_signals: self.signals_sent.load(Ordering::SeqCst), message };
         match self.routes.get().and_then(|r| r.get(&packet.message.slot())) {
-            Some(Route::Actor(addr, metrics)) => {
-                metrics.on_enqueued();
-                if addr.send(packet).await.is_err() {
-                    metrics.on_dequeued();
+            Some(Route::Actor(mailbox)) => {
+                if mailbox.messages.send(packet).await.is_ok() {
+                    mailbox.metrics.on_enqueued();
                 }
             }
             Some(Route::Capture(tx)) => {

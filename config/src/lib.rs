@@ -92,7 +92,10 @@ impl NodeConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         for (slot, sub) in &self.subsystems {
             if sub.mailbox == Some(0) {
-                return Err(ConfigError::Invalid { field: "subsystems.*.mailbox", reason: format!("slot `{slot}`: 0") });
+                return Err(ConfigError::Invalid {
+                    field: "subsystems.*.mailbox",
+                    reason: format!("slot `{slot}`: 0"),
+                });
             }
         }
         if self.overseer.default_mailbox == Some(0) {

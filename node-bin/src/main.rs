@@ -5,6 +5,7 @@
 //! non-zero exit code.
 
 mod chain_info;
+mod overseer_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -26,6 +27,15 @@ enum Command {
     /// Print what a chain spec defines: identity, genesis hash and state root,
     /// genesis runtime version, light-sync checkpoint; one JSON object on stdout.
     ChainInfo(chain_info::ChainInfoArgs),
+    /// Inspect the overseer.
+    #[command(subcommand)]
+    Overseer(overseer_cmd::OverseerCommand),
+    /// Deterministic simulation of subsystems.
+    #[command(subcommand)]
+    Sim(overseer_cmd::SimCommand),
+    /// Start the node's overseer with every slot filled as configured
+    /// (`[subsystems.<slot>]` in the config file; unbuilt slots are `dummy`).
+    Run(overseer_cmd::RunArgs),
 }
 
 fn init_logging(filter: Option<&str>) {
@@ -44,6 +54,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     init_logging(config.log.as_deref());
     match cli.command {
         Command::ChainInfo(args) => chain_info::run(args, &config),
+        Command::Overseer(command) => overseer_cmd::overseer(command),
+        Command::Sim(command) => overseer_cmd::sim(command),
+        Command::Run(args) => overseer_cmd::run(args, &config),
     }
 }
 

@@ -91,3 +91,67 @@ fn bad_state_version_is_rejected() {
     let out = weft(&["chain-info", "--chain", spec.to_str().unwrap(), "--state-version", "3"]);
     assert_one_line_error(&out, "--state-version must be 0 or 1");
 }
+
+fn scenario(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../integration-tests/scenarios").join(name).display().to_string()
+}
+
+fn last_line(out: &Output) -> String {
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_string()
+}
+
+#[test]
+fn sim_run_is_deterministic_per_seed() {
+    let s = scenario("ticker-store.toml");
+    let a = last_line(&weft(&["sim", "run", &s, "--seed", "7"]));
+    let b = last_line(&weft(&["sim", "run", &s, "--seed", "7"]));
+    let c = last_line(&weft(&["sim", "run", &s, "--seed", "8"]));
+    assert!(a.starts_with("timeline ") && a.len() == "timeline ".len() + 64, "{a}");
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}
+
+#[test]
+fn sim_run_bad_scenario_is_a_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "seed = \"seven\"\n").unwrap();
+    let out = weft(&["sim", "run", path.to_str().unwrap()]);
+    assert_one_line_error(&out, "bad.toml");
+}
+
+#[test]
+fn overseer_graph_names_every_slot() {
+    let out = weft(&["overseer", "graph"]);
+    assert!(out.status.success());
+    let dot = String::from_utf8(out.stdout).unwrap();
+    assert!(dot.starts_with("digraph weft_overseer {"));
+    for slot in [
+        "network_bridge",
+        "availability_store",
+        "candidate_validation",
+        "approval_voting",
+        "grandpa",
+        "babe",
+        "runtime_executor",
+        "chain_store",
+        "block_import",
+        "sync",
+    ] {
+        assert!(dot.contains(&format!("  {slot} [label=")), "{slot} missing");
+    }
+    assert!(dot.contains("block_import -> runtime_executor;"));
+}
+
+#[test]
+fn run_with_all_dummy_slots_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("weft.toml");
+    std::fs::write(&config, "[subsystems.approval_voting]\nimplementation = \"dummy\"\nmailbox = 64\n").unwrap();
+    let out = weft(&["run", "--config", config.to_str().unwrap(), "--run-for", "0.3"]);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(&config, "[subsystems.approval_voting]\nimplementation = \"nope\"\n").unwrap();
+    let out = weft(&["run", "--config", config.to_str().unwrap(), "--run-for", "0.3"]);
+    assert_one_line_error(&out, "no implementation `nope` for slot `approval_voting`");
+}

@@ -148,7 +148,6 @@ impl SubsystemActor {
         }
     }
 
-
     fn report(&mut self, kind: FailureKind) {
         self.failures.do_send(SubsystemFailure {
             slot: self.slot,
@@ -176,13 +175,12 @@ impl SubsystemActor {
             Input::Message(_) => 1,
             Input::Event(_) => 2,
         };
-        let now = self.started.elapsed();
         let began = Instant::now();
+        let now = began.saturating_duration_since(self.started);
         let subsystem = &mut self.subsystem;
         let rng = &mut self.rng;
         let next_timer = &mut self.next_timer;
-        let outcome =
-            std::panic::catch_unwind(AssertUnwindSafe(|| subsystem.handle(input, now, rng, next_timer)));
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| subsystem.handle(input, now, rng, next_timer)));
         let took = began.elapsed();
         match kind {
             0 => self.metrics.on_signal(took),
@@ -301,19 +299,17 @@ impl SubsystemActor {
                     Route::Capture(tx) => {
                         let _ = tx.send(packet.message);
                     }
-                    Route::Actor(mailbox) => {
-                        match tokio::time::timeout(stall, mailbox.messages.send(packet)).await {
-                            Ok(Ok(())) => mailbox.metrics.on_enqueued(),
-                            Ok(Err(_closed)) => {}
-                            Err(_) => {
-                                return Some(SubsystemFailure {
-                                    slot: target,
-                                    implementation: String::new(),
-                                    kind: FailureKind::Stalled { waited: stall, sender },
-                                });
-                            }
+                    Route::Actor(mailbox) => match tokio::time::timeout(stall, mailbox.messages.send(packet)).await {
+                        Ok(Ok(())) => mailbox.metrics.on_enqueued(),
+                        Ok(Err(_closed)) => {}
+                        Err(_) => {
+                            return Some(SubsystemFailure {
+                                slot: target,
+                                implementation: String::new(),
+                                kind: FailureKind::Stalled { waited: stall, sender },
+                            });
                         }
-                    }
+                    },
                 }
             }
             None

@@ -23,12 +23,12 @@ pub mod subsystem;
 pub mod testing;
 pub mod wrappers;
 
+pub use erased::{dummy_for, erase, erase_dyn, AnyFactory, AnySubsystem, Factory, Registry};
+pub use metrics::{MetricsRegistry, SubsystemMetrics};
+pub use overseer::{OverseerBuilder, OverseerError, OverseerHandle, SlotSettings};
 pub use subsystem::{
     BoxedEvent, BoxedSubsystem, Context, DynSubsystem, Effect, Input, PendingReply, RawContext, SignalOrdering,
     Subsystem, TimerId,
 };
-pub use erased::{dummy_for, erase, erase_dyn, AnyFactory, AnySubsystem, Factory, Registry};
-pub use metrics::{MetricsRegistry, SubsystemMetrics};
-pub use overseer::{OverseerBuilder, OverseerError, OverseerHandle, SlotSettings};
 pub use weft_messages as messages;
 pub use wrappers::{Dummy, FnInterceptor, Intercepted, Interceptor};

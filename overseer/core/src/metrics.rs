@@ -88,7 +88,8 @@ impl MetricsRegistry {
     /// Prometheus text format (version 0.0.4).
     pub fn render_prometheus(&self) -> String {
         let mut out = String::new();
-        let families: [(&str, &str, &str, fn(&SubsystemMetrics) -> f64); 6] = [
+        type Family = (&'static str, &'static str, &'static str, fn(&SubsystemMetrics) -> f64);
+        let families: [Family; 6] = [
             ("weft_subsystem_mailbox_depth", "gauge", "Messages waiting in the subsystem's mailbox.", |m| {
                 m.mailbox_depth() as f64
             }),

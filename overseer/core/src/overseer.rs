@@ -191,7 +191,9 @@ impl OverseerBuilder {
         let slots: BTreeMap<String, SlotSettings> = config
             .subsystems
             .iter()
-            .map(|(name, c)| (name.clone(), SlotSettings { implementation: c.implementation.clone(), mailbox: c.mailbox }))
+            .map(|(name, c)| {
+                (name.clone(), SlotSettings { implementation: c.implementation.clone(), mailbox: c.mailbox })
+            })
             .collect();
         let mut builder = self.all_from_config(&slots, registry)?.restart_on_crash(config.overseer.restart_crashed);
         if let Some(capacity) = config.overseer.default_mailbox {
@@ -264,7 +266,15 @@ impl OverseerBuilder {
             let (routes_for_actor, failures, stopped, actor_metrics) =
                 (routes.clone(), overseer.clone().recipient(), overseer.clone().recipient(), slot_metrics.clone());
             let make = move || {
-                SubsystemActor::new(factory, settings, routes_for_actor, failures, Some(stopped), actor_metrics, receivers)
+                SubsystemActor::new(
+                    factory,
+                    settings,
+                    routes_for_actor,
+                    failures,
+                    Some(stopped),
+                    actor_metrics,
+                    receivers,
+                )
             };
             if self.thread_per_subsystem {
                 let arbiter = Arbiter::new();
@@ -373,9 +383,15 @@ impl Handler<SubsystemFailure> for OverseerActor {
             failure.implementation
         };
         let error = match failure.kind {
-            FailureKind::Panicked(message) => OverseerError::SubsystemPanicked { slot: failure.slot, implementation, message },
-            FailureKind::Exited(reason) => OverseerError::SubsystemExited { slot: failure.slot, implementation, reason },
-            FailureKind::Stalled { waited, sender } => OverseerError::SubsystemStalled { slot: failure.slot, waited, sender },
+            FailureKind::Panicked(message) => {
+                OverseerError::SubsystemPanicked { slot: failure.slot, implementation, message }
+            }
+            FailureKind::Exited(reason) => {
+                OverseerError::SubsystemExited { slot: failure.slot, implementation, reason }
+            }
+            FailureKind::Stalled { waited, sender } => {
+                OverseerError::SubsystemStalled { slot: failure.slot, waited, sender }
+            }
         };
         tracing::error!(%error, "stopping the node");
         if self.result.is_none() {
@@ -415,6 +431,9 @@ impl Handler<ForceStop> for OverseerActor {
     }
 }
 
+/// Resolves when the overseer stopped.
+type DoneReceiver = tokio::sync::oneshot::Receiver<Result<(), OverseerError>>;
+
 /// A handle to a running overseer: inject messages and signals, stop it, wait
 /// for it, read metrics. Cheap to clone.
 #[derive(Clone)]
@@ -423,7 +442,7 @@ pub struct OverseerHandle {
     routes: Routes,
     signals_sent: Arc<AtomicU64>,
     metrics: MetricsRegistry,
-    done: Arc<tokio::sync::Mutex<Option<tokio::sync::oneshot::Receiver<Result<(), OverseerError>>>>>,
+    done: Arc<tokio::sync::Mutex<Option<DoneReceiver>>>,
 }
 
 impl OverseerHandle {
@@ -438,11 +457,10 @@ impl OverseerHandle {
         let message = message.into();
         let packet = MessagePacket { sender_signals: self.signals_sent.load(Ordering::SeqCst), message };
         match self.routes.get().and_then(|r| r.get(&packet.message.slot())) {
-            Some(Route::Actor(mailbox)) => {
-                if mailbox.messages.send(packet).await.is_ok() {
-                    mailbox.metrics.on_enqueued();
-                }
-            }
+            Some(Route::Actor(mailbox)) => match mailbox.messages.send(packet).await {
+                Ok(()) => mailbox.metrics.on_enqueued(),
+                Err(_) => tracing::debug!("target subsystem stopped; message dropped"),
+            },
             Some(Route::Capture(tx)) => {
                 let _ = tx.send(packet.message);
             }

@@ -45,7 +45,9 @@ impl<O: std::fmt::Debug> std::fmt::Debug for Effect<O> {
         match self {
             Effect::Send(m) => f.debug_tuple("Send").field(m).finish(),
             Effect::Request { message, .. } => f.debug_tuple("Request").field(message).finish(),
-            Effect::SetTimer { id, after, .. } => f.debug_struct("SetTimer").field("id", id).field("after", after).finish(),
+            Effect::SetTimer { id, after, .. } => {
+                f.debug_struct("SetTimer").field("id", id).field("after", after).finish()
+            }
             Effect::CancelTimer(id) => f.debug_tuple("CancelTimer").field(id).finish(),
             Effect::Exit(reason) => f.debug_tuple("Exit").field(reason).finish(),
         }
@@ -218,7 +220,11 @@ impl<S: Subsystem> DynSubsystem<S::Slot> for S {
         Subsystem::implementation(self)
     }
 
-    fn handle(&mut self, input: Input<<S::Slot as Slot>::Message>, raw: &mut RawContext<'_, <S::Slot as Slot>::Outgoing>) {
+    fn handle(
+        &mut self,
+        input: Input<<S::Slot as Slot>::Message>,
+        raw: &mut RawContext<'_, <S::Slot as Slot>::Outgoing>,
+    ) {
         let mut ctx = Context::<S>::new(raw);
         match input {
             Input::Signal(signal) => self.on_signal(&signal, &mut ctx),

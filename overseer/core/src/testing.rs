@@ -4,7 +4,9 @@
 //! The subsystem runs in the real actix shell; every slot it sends to is a
 //! capture channel. Use inside a running actix system (`#[actix::test]`).
 
-use crate::actor::{ActorSettings, Mailbox, MessagePacket, Route, Routes, SignalPacket, SubsystemActor, SubsystemFailure};
+use crate::actor::{
+    ActorSettings, Mailbox, MessagePacket, Route, Routes, SignalPacket, SubsystemActor, SubsystemFailure,
+};
 use crate::erased::{erase, AnyFactory};
 use crate::metrics::SubsystemMetrics;
 use crate::subsystem::BoxedSubsystem;
@@ -53,7 +55,8 @@ impl<Sl: Slot> TestHarness<Sl> {
         let _ = routes.set(SlotId::ALL.iter().map(|s| (*s, Route::Capture(out_tx.clone()))).collect::<HashMap<_, _>>());
         let sink = FailureSink(fail_tx).start();
         let metrics = Arc::new(SubsystemMetrics::default());
-        let settings = ActorSettings { mailbox: capacity, stall_timeout: Duration::from_secs(10), restart_on_crash: false };
+        let settings =
+            ActorSettings { mailbox: capacity, stall_timeout: Duration::from_secs(10), restart_on_crash: false };
         let (mailbox, receivers) = crate::actor::mailbox(capacity, metrics.clone());
         SubsystemActor::new(factory, settings, routes, sink.recipient(), None, metrics.clone(), receivers).start();
         TestHarness { mailbox, outgoing, failures, signals_sent: 0, metrics, _slot: std::marker::PhantomData }

@@ -379,10 +379,8 @@ async fn test_harness_captures_outgoing_messages() {
     assert!(harness.recv(Duration::from_millis(50)).await.is_none());
     assert_eq!(harness.metrics().signals_handled(), 1);
 
-    let mut fragile = TestHarness::<ChainStoreSlot>::start(
-        Box::new(FragileStore { instance: 1, leaves: Arc::default() }),
-        8,
-    );
+    let mut fragile =
+        TestHarness::<ChainStoreSlot>::start(Box::new(FragileStore { instance: 1, leaves: Arc::default() }), 8);
     let (tx, _rx) = oneshot::channel();
     fragile.send(ChainStoreMessage::BestBlock { reply: tx }).await;
     let failure = fragile.failure(Duration::from_secs(2)).await.expect("reported");

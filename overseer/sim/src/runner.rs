@@ -554,6 +554,14 @@ impl Simulation {
             }
             self.steps += 1;
             let pick = if actions.len() == 1 { 0 } else { self.rng.gen_range(0..actions.len()) };
+            if actions.len() > 1 {
+                let (what, slot) = match actions[pick] {
+                    Action::Deliver(slot) => ("deliver", slot),
+                    Action::Run(slot) => ("run", slot),
+                };
+                let detail = format!("{what} ({} of {})", pick + 1, actions.len());
+                self.record(EventKind::Pick, OVERSEER, slot.name(), detail);
+            }
             match actions[pick] {
                 Action::Deliver(slot) => {
                     if let Some(node) = self.nodes.get_mut(&slot) {
@@ -759,7 +767,8 @@ impl Simulation {
             Some(envelope) => node.mailbox.push_back(Inbound::Message(envelope)),
             None => {
                 self.held += 1;
-                let detail = format!("{request_label}{variant} (sent after signal {tag}, receiver has handled {handled})");
+                let detail =
+                    format!("{request_label}{variant} (sent after signal {tag}, receiver has handled {handled})");
                 self.record(EventKind::Hold, from.name(), to.name(), detail);
             }
         }
@@ -769,7 +778,12 @@ impl Simulation {
     fn crash(&mut self, slot: SlotId, reason: String) {
         let Some(node) = self.nodes.get_mut(&slot) else { return };
         let implementation = node.implementation.clone();
-        self.crashes.push(CrashRecord { at: self.now, slot, implementation: implementation.clone(), reason: reason.clone() });
+        self.crashes.push(CrashRecord {
+            at: self.now,
+            slot,
+            implementation: implementation.clone(),
+            reason: reason.clone(),
+        });
         self.record(EventKind::Crash, slot.name(), slot.name(), format!("{implementation}: {reason}"));
         if self.finishing || self.options.on_crash == OnCrash::Stop {
             if let Some(node) = self.nodes.get_mut(&slot) {
@@ -795,7 +809,8 @@ impl Simulation {
         node.mailbox.retain(|inbound| matches!(inbound, Inbound::Message(_)));
         let detail = match node.leaves.last().copied() {
             Some(leaf) => {
-                let signal = OverseerSignal::ActiveLeaves(ActiveLeavesUpdate { activated: Some(leaf), deactivated: vec![] });
+                let signal =
+                    OverseerSignal::ActiveLeaves(ActiveLeavesUpdate { activated: Some(leaf), deactivated: vec![] });
                 node.signals.push_front(QueuedSignal { signal, replay: true });
                 format!("{implementation} rebuilt; replaying active leaf #{} {:?}", leaf.number, leaf.hash)
             }
@@ -863,7 +878,8 @@ mod tests {
 
     #[test]
     fn filter_counts_nth() {
-        let filter = MessageFilter { from: Some(SlotId::Sync), to: None, variant: Some("BestBlock".into()), nth: Some(2) };
+        let filter =
+            MessageFilter { from: Some(SlotId::Sync), to: None, variant: Some("BestBlock".into()), nth: Some(2) };
         assert!(filter.matches(SlotId::Sync, SlotId::ChainStore, "BestBlock"));
         assert!(!filter.matches(SlotId::Babe, SlotId::ChainStore, "BestBlock"));
         assert!(!filter.matches(SlotId::Sync, SlotId::ChainStore, "Header"));

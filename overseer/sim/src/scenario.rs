@@ -107,7 +107,7 @@ impl Expectation {
                     .filter(|e| e.kind == *kind)
                     .filter(|e| from.is_none() || from.as_deref() == Some(e.from.as_str()))
                     .filter(|e| to.is_none() || to.as_deref() == Some(e.to.as_str()))
-                    .filter(|e| detail.as_deref().is_none_or_in(&e.detail))
+                    .filter(|e| contains_if_some(detail.as_deref(), &e.detail))
                     .count() as u64;
                 if cmp.holds(n) {
                     Ok(())
@@ -140,16 +140,11 @@ impl Expectation {
     }
 }
 
-trait NoneOrIn {
-    fn is_none_or_in(self, haystack: &str) -> bool;
-}
-
-impl NoneOrIn for Option<&str> {
-    fn is_none_or_in(self, haystack: &str) -> bool {
-        match self {
-            None => true,
-            Some(needle) => haystack.contains(needle),
-        }
+/// `true` when there is no needle or the haystack contains it.
+fn contains_if_some(needle: Option<&str>, haystack: &str) -> bool {
+    match needle {
+        None => true,
+        Some(needle) => haystack.contains(needle),
     }
 }
 
@@ -184,6 +179,8 @@ pub struct Scenario {
     pub origin: String,
     /// Optional name.
     pub name: Option<String>,
+    /// Optional one-paragraph description.
+    pub description: Option<String>,
     /// Default seed.
     pub seed: u64,
     /// Virtual end time (`None`: until idle).
@@ -208,7 +205,6 @@ struct RawScenario {
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
-    #[allow(dead_code)]
     description: Option<String>,
     seed: u64,
     #[serde(default)]
@@ -409,6 +405,7 @@ impl Scenario {
         Ok(Scenario {
             origin: origin.to_string(),
             name: raw.name,
+            description: raw.description,
             seed: raw.seed,
             end: raw.end_ms.map(Duration::from_millis),
             on_crash: raw.on_crash,
@@ -476,7 +473,9 @@ impl Scenario {
             || e.at_least.is_some()
             || e.at_most.is_some();
         if e.kind.is_none() && count_fields {
-            return Err(format!("{context}: from, to, detail, exactly, at_least and at_most only apply to a count (kind)"));
+            return Err(format!(
+                "{context}: from, to, detail, exactly, at_least and at_most only apply to a count (kind)"
+            ));
         }
         if let Some(kind) = &e.kind {
             let kind = EventKind::from_name(kind).ok_or_else(|| {
@@ -509,7 +508,9 @@ impl Scenario {
         }
         if let Some(no_crash) = e.no_crash {
             if !no_crash {
-                return Err(format!("{context}: no_crash = false expects nothing; remove it or use crashed = \"<slot>\""));
+                return Err(format!(
+                    "{context}: no_crash = false expects nothing; remove it or use crashed = \"<slot>\""
+                ));
             }
             return Ok(Expectation::NoCrash);
         }

@@ -40,6 +40,10 @@ pub enum EventKind {
     Restart,
     /// A subsystem asked to exit.
     Exit,
+    /// The scheduler chose among several runnable actions (`deliver` a
+    /// broadcast signal to the subsystem, or `run` its next input); recorded
+    /// only when there was a choice, so that interleavings show in the timeline.
+    Pick,
     /// A message addressed a slot that is not part of the simulation.
     Unrouted,
 }
@@ -61,6 +65,7 @@ impl EventKind {
         EventKind::Crash,
         EventKind::Restart,
         EventKind::Exit,
+        EventKind::Pick,
         EventKind::Unrouted,
     ];
 
@@ -81,6 +86,7 @@ impl EventKind {
             EventKind::Crash => "crash",
             EventKind::Restart => "restart",
             EventKind::Exit => "exit",
+            EventKind::Pick => "pick",
             EventKind::Unrouted => "unrouted",
         }
     }

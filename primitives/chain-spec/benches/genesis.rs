@@ -7,7 +7,8 @@ use weft_chain_spec::ChainSpec;
 use weft_trie::StateVersion;
 
 fn polkadot_spec_bytes() -> Option<Vec<u8>> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/chain-specs/full-raw/polkadot.json");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/chain-specs/full-raw/polkadot.json");
     std::fs::read(path).ok()
 }
 

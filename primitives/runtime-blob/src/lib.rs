@@ -238,7 +238,7 @@ impl RuntimeVersion {
 /// Parses the `runtime_apis` custom section: concatenated 12-byte records of
 /// `blake2_64(name) ++ version (u32 LE)`.
 pub fn decode_runtime_apis(payload: &[u8]) -> Result<Vec<([u8; 8], u32)>, BlobError> {
-    if payload.len() % 12 != 0 {
+    if !payload.len().is_multiple_of(12) {
         return Err(BlobError::BadApisSection(payload.len()));
     }
     Ok(payload
@@ -259,18 +259,13 @@ pub fn version_from_custom_sections(wasm: &[u8]) -> Result<Option<RuntimeVersion
     let mut version_section = None;
     let mut apis_section = None;
     for section in custom_sections(wasm)? {
-        match section.name {
-            "runtime_version" => {
-                if version_section.replace(section.payload).is_some() {
-                    return Err(BlobError::DuplicateSection("runtime_version"));
-                }
-            }
-            "runtime_apis" => {
-                if apis_section.replace(section.payload).is_some() {
-                    return Err(BlobError::DuplicateSection("runtime_apis"));
-                }
-            }
-            _ => {}
+        let (slot, name) = match section.name {
+            "runtime_version" => (&mut version_section, "runtime_version"),
+            "runtime_apis" => (&mut apis_section, "runtime_apis"),
+            _ => continue,
+        };
+        if slot.replace(section.payload).is_some() {
+            return Err(BlobError::DuplicateSection(name));
         }
     }
     let Some(version_bytes) = version_section else { return Ok(None) };

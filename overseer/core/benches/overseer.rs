@@ -97,78 +97,99 @@ fn throughput(c: &mut Criterion) {
             let _ = handle.wait().await;
         });
     }
-    // Baseline: the same payload through a plain bounded tokio channel between two tasks.
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    group.bench_function("tokio_mpsc_baseline", |b| {
-        b.iter_custom(|iters| {
-            runtime.block_on(async {
-                let began = Instant::now();
-                for _ in 0..iters {
-                    let (tx, mut rx) = tokio::sync::mpsc::channel::<ChainStoreMessage>(1024);
-                    let producer = tokio::spawn(async move {
-                        for number in 0..BATCH {
-                            let (reply, _) = oneshot::channel();
-                            let _ = tx.send(ChainStoreMessage::BlockHash { number, reply }).await;
-                        }
-                    });
-                    let mut n = 0;
-                    while rx.recv().await.is_some() {
-                        n += 1;
+    // Baselines: the same payload through a plain bounded tokio channel between
+    // two tasks, on one thread and on two worker threads.
+    for (name, runtime) in [
+        ("tokio_mpsc_current_thread", tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()),
+        (
+            "tokio_mpsc_two_workers",
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap(),
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                runtime.block_on(async {
+                    let began = Instant::now();
+                    for _ in 0..iters {
+                        let (tx, mut rx) = tokio::sync::mpsc::channel::<ChainStoreMessage>(1024);
+                        let producer = tokio::spawn(async move {
+                            for number in 0..BATCH {
+                                let (reply, _) = oneshot::channel();
+                                let _ = tx.send(ChainStoreMessage::BlockHash { number, reply }).await;
+                            }
+                        });
+                        let consumer = tokio::spawn(async move {
+                            let mut n = 0;
+                            while rx.recv().await.is_some() {
+                                n += 1;
+                            }
+                            n
+                        });
+                        producer.await.unwrap();
+                        assert_eq!(consumer.await.unwrap(), BATCH);
                     }
-                    assert_eq!(n, BATCH);
-                    producer.await.unwrap();
-                }
-                began.elapsed()
+                    began.elapsed()
+                })
             })
-        })
-    });
+        });
+    }
     group.finish();
 }
 
 fn round_trip(c: &mut Criterion) {
     let mut group = c.benchmark_group("request_round_trip");
     group.measurement_time(Duration::from_secs(3));
-    let system = actix::System::new();
-    let handle = system.block_on(async { start(true, Arc::default()) });
-    group.bench_function("overseer_request_oneshot_reply", |b| {
-        b.iter_custom(|iters| {
-            system.block_on(async {
-                let began = Instant::now();
-                for _ in 0..iters {
-                    let (tx, rx) = oneshot::channel();
-                    handle.send(ChainStoreMessage::BestBlock { reply: tx }).await;
-                    rx.await.unwrap();
-                }
-                began.elapsed()
+    for threaded in [true, false] {
+        let name = if threaded { "overseer_thread_per_subsystem" } else { "overseer_single_thread" };
+        let system = actix::System::new();
+        let handle = system.block_on(async { start(threaded, Arc::default()) });
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                system.block_on(async {
+                    let began = Instant::now();
+                    for _ in 0..iters {
+                        let (tx, rx) = oneshot::channel();
+                        handle.send(ChainStoreMessage::BestBlock { reply: tx }).await;
+                        rx.await.unwrap();
+                    }
+                    began.elapsed()
+                })
             })
-        })
-    });
-    system.block_on(async {
-        handle.stop();
-        let _ = handle.wait().await;
-    });
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<ChainStoreMessage>(1024);
-    runtime.spawn(async move {
-        while let Some(message) = rx.recv().await {
-            if let ChainStoreMessage::BestBlock { reply } = message {
-                let _ = reply.send((Hash::ZERO, 0));
+        });
+        system.block_on(async {
+            handle.stop();
+            let _ = handle.wait().await;
+        });
+    }
+    for (name, runtime) in [
+        ("tokio_mpsc_current_thread", tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()),
+        (
+            "tokio_mpsc_two_workers",
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap(),
+        ),
+    ] {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<ChainStoreMessage>(1024);
+        runtime.spawn(async move {
+            while let Some(message) = rx.recv().await {
+                if let ChainStoreMessage::BestBlock { reply } = message {
+                    let _ = reply.send((Hash::ZERO, 0));
+                }
             }
-        }
-    });
-    group.bench_function("tokio_mpsc_oneshot_baseline", |b| {
-        b.iter_custom(|iters| {
-            runtime.block_on(async {
-                let began = Instant::now();
-                for _ in 0..iters {
-                    let (reply, rx) = oneshot::channel();
-                    tx.send(ChainStoreMessage::BestBlock { reply }).await.unwrap();
-                    rx.await.unwrap();
-                }
-                began.elapsed()
+        });
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                runtime.block_on(async {
+                    let began = Instant::now();
+                    for _ in 0..iters {
+                        let (reply, rx) = oneshot::channel();
+                        tx.send(ChainStoreMessage::BestBlock { reply }).await.unwrap();
+                        rx.await.unwrap();
+                    }
+                    began.elapsed()
+                })
             })
-        })
-    });
+        });
+    }
     group.finish();
 }
 

@@ -9,7 +9,7 @@
 
 use crate::erased::{AnyFactory, AnySubsystem};
 use crate::metrics::SubsystemMetrics;
-use crate::subsystem::{BoxedEvent, Effect, Input, SignalOrdering, TimerId};
+use crate::subsystem::{BoxedEvent, Clock, Effect, Input, SignalOrdering, TimerId};
 use actix::prelude::*;
 use rand::SeedableRng;
 use std::collections::HashMap;
@@ -85,8 +85,38 @@ pub enum Route {
     Capture(tokio::sync::mpsc::UnboundedSender<AllMessages>),
 }
 
+/// Where each slot's messages go, indexed by slot.
+#[derive(Clone, Default)]
+pub struct RouteTable(Vec<Option<Route>>);
+
+impl RouteTable {
+    /// The route of a slot.
+    pub fn get(&self, slot: &SlotId) -> Option<&Route> {
+        self.0.get(*slot as usize).and_then(Option::as_ref)
+    }
+}
+
+impl FromIterator<(SlotId, Route)> for RouteTable {
+    fn from_iter<I: IntoIterator<Item = (SlotId, Route)>>(iter: I) -> Self {
+        let mut table = vec![None; SlotId::ALL.len()];
+        for (slot, route) in iter {
+            table[slot as usize] = Some(route);
+        }
+        RouteTable(table)
+    }
+}
+
 /// The routing table, filled once every actor has started.
-pub type Routes = Arc<OnceLock<HashMap<SlotId, Route>>>;
+pub type Routes = Arc<OnceLock<RouteTable>>;
+
+/// Real time since the actor started, read only when a handler asks.
+struct SinceStart(Instant);
+
+impl Clock for SinceStart {
+    fn now(&self) -> Duration {
+        self.0.elapsed()
+    }
+}
 
 /// Settings of one subsystem actor.
 #[derive(Clone)]
@@ -114,7 +144,11 @@ pub struct SubsystemActor {
     started: Instant,
     failed: bool,
     receivers: Option<MailboxReceivers>,
+    inputs: u64,
 }
+
+/// One message in this many has its handler timed (the total is scaled up).
+const TIMING_SAMPLE: u64 = 8;
 
 impl SubsystemActor {
     /// A new actor for the subsystem `factory` builds.
@@ -145,6 +179,7 @@ impl SubsystemActor {
             started: Instant::now(),
             failed: false,
             receivers: Some(receivers),
+            inputs: 0,
         }
     }
 
@@ -175,13 +210,21 @@ impl SubsystemActor {
             Input::Message(_) => 1,
             Input::Event(_) => 2,
         };
-        let began = Instant::now();
-        let now = began.saturating_duration_since(self.started);
+        // Messages are timed one in TIMING_SAMPLE (scaled up), signals and events always:
+        // a clock read costs about as much as a small handler.
+        self.inputs += 1;
+        let timed = kind != 1 || self.inputs.is_multiple_of(TIMING_SAMPLE);
+        let began = timed.then(Instant::now);
+        let clock = SinceStart(self.started);
         let subsystem = &mut self.subsystem;
         let rng = &mut self.rng;
         let next_timer = &mut self.next_timer;
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| subsystem.handle(input, now, rng, next_timer)));
-        let took = began.elapsed();
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| subsystem.handle(input, &clock, rng, next_timer)));
+        let took = match began {
+            Some(began) if kind == 1 => began.elapsed() * TIMING_SAMPLE as u32,
+            Some(began) => began.elapsed(),
+            None => Duration::ZERO,
+        };
         match kind {
             0 => self.metrics.on_signal(took),
             1 => self.metrics.on_message(took),
@@ -226,7 +269,7 @@ impl SubsystemActor {
 
     fn apply(&mut self, effects: Vec<Effect<AllMessages>>, ctx: &mut Context<Self>) {
         let tag = self.ordering.signals_handled();
-        let mut blocked: Vec<(Route, MessagePacket)> = Vec::new();
+        let mut blocked: Vec<MessagePacket> = Vec::new();
         for effect in effects {
             match effect {
                 Effect::Send(message) => self.route(MessagePacket { sender_signals: tag, message }, &mut blocked),
@@ -264,14 +307,14 @@ impl SubsystemActor {
 
     /// Tries a non-blocking send; keeps order by queueing everything after the
     /// first message that could not be delivered at once.
-    fn route(&mut self, packet: MessagePacket, blocked: &mut Vec<(Route, MessagePacket)>) {
+    fn route(&mut self, packet: MessagePacket, blocked: &mut Vec<MessagePacket>) {
         let target = packet.message.slot();
         let Some(route) = self.routes.get().and_then(|r| r.get(&target)) else {
             tracing::warn!(from = %self.slot, to = %target, "no route to slot; message dropped");
             return;
         };
         if !blocked.is_empty() {
-            blocked.push((route.clone(), packet));
+            blocked.push(packet);
             return;
         }
         match route {
@@ -280,7 +323,7 @@ impl SubsystemActor {
             }
             Route::Actor(mailbox) => match mailbox.messages.try_send(packet) {
                 Ok(()) => mailbox.metrics.on_enqueued(),
-                Err(tokio::sync::mpsc::error::TrySendError::Full(packet)) => blocked.push((route.clone(), packet)),
+                Err(tokio::sync::mpsc::error::TrySendError::Full(packet)) => blocked.push(packet),
                 Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
                     tracing::debug!(from = %self.slot, to = %target, "target stopped; message dropped")
                 }
@@ -289,27 +332,41 @@ impl SubsystemActor {
     }
 
     /// Awaits the blocked sends in order; this actor handles nothing meanwhile.
-    fn send_blocked(&mut self, blocked: Vec<(Route, MessagePacket)>, ctx: &mut Context<Self>) {
+    fn send_blocked(&mut self, blocked: Vec<MessagePacket>, ctx: &mut Context<Self>) {
         let stall = self.settings.stall_timeout;
         let sender = self.slot;
+        let routes = self.routes.clone();
         let work = async move {
-            for (route, packet) in blocked {
+            let Some(table) = routes.get() else { return None };
+            for packet in blocked {
                 let target = packet.message.slot();
-                match route {
-                    Route::Capture(tx) => {
+                match table.get(&target) {
+                    None => {}
+                    Some(Route::Capture(tx)) => {
                         let _ = tx.send(packet.message);
                     }
-                    Route::Actor(mailbox) => match tokio::time::timeout(stall, mailbox.messages.send(packet)).await {
-                        Ok(Ok(())) => mailbox.metrics.on_enqueued(),
-                        Ok(Err(_closed)) => {}
-                        Err(_) => {
-                            return Some(SubsystemFailure {
-                                slot: target,
-                                implementation: String::new(),
-                                kind: FailureKind::Stalled { waited: stall, sender },
-                            });
+                    Some(Route::Actor(mailbox)) => {
+                        // Only a still-full mailbox pays for a timer.
+                        let packet = match mailbox.messages.try_send(packet) {
+                            Ok(()) => {
+                                mailbox.metrics.on_enqueued();
+                                continue;
+                            }
+                            Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => continue,
+                            Err(tokio::sync::mpsc::error::TrySendError::Full(packet)) => packet,
+                        };
+                        match tokio::time::timeout(stall, mailbox.messages.send(packet)).await {
+                            Ok(Ok(())) => mailbox.metrics.on_enqueued(),
+                            Ok(Err(_closed)) => {}
+                            Err(_) => {
+                                return Some(SubsystemFailure {
+                                    slot: target,
+                                    implementation: String::new(),
+                                    kind: FailureKind::Stalled { waited: stall, sender },
+                                });
+                            }
                         }
-                    },
+                    }
                 }
             }
             None

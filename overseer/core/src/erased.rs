@@ -6,11 +6,10 @@
 //! [`AllMessages`] around, so drivers (the actix shell, the simulation runner)
 //! handle every slot with one code path through [`AnySubsystem`].
 
-use crate::subsystem::{BoxedSubsystem, DynSubsystem, Effect, Input, RawContext};
+use crate::subsystem::{BoxedSubsystem, Clock, DynSubsystem, Effect, Input, RawContext};
 use rand::RngCore;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 use weft_messages::{AllMessages, Slot, SlotId};
 
 /// A subsystem of some slot, taking and producing [`AllMessages`].
@@ -23,7 +22,7 @@ pub trait AnySubsystem: Send {
     fn handle(
         &mut self,
         input: Input<AllMessages>,
-        now: Duration,
+        clock: &dyn Clock,
         rng: &mut dyn RngCore,
         next_timer: &mut u64,
     ) -> Vec<Effect<AllMessages>>;
@@ -43,7 +42,7 @@ impl<Sl: Slot> AnySubsystem for SlotAdapter<Sl> {
     fn handle(
         &mut self,
         input: Input<AllMessages>,
-        now: Duration,
+        clock: &dyn Clock,
         rng: &mut dyn RngCore,
         next_timer: &mut u64,
     ) -> Vec<Effect<AllMessages>> {
@@ -58,7 +57,7 @@ impl<Sl: Slot> AnySubsystem for SlotAdapter<Sl> {
             Input::Signal(s) => Input::Signal(s),
             Input::Event(e) => Input::Event(e),
         };
-        let mut ctx = RawContext::<Sl::Outgoing>::new(now, rng, next_timer);
+        let mut ctx = RawContext::<Sl::Outgoing>::new(clock, rng, next_timer);
         self.0.handle(input, &mut ctx);
         ctx.into_effects()
             .into_iter()

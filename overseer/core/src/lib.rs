@@ -27,7 +27,7 @@ pub use erased::{dummy_for, erase, erase_dyn, AnyFactory, AnySubsystem, Factory,
 pub use metrics::{MetricsRegistry, SubsystemMetrics};
 pub use overseer::{OverseerBuilder, OverseerError, OverseerHandle, SlotSettings};
 pub use subsystem::{
-    BoxedEvent, BoxedSubsystem, Context, DynSubsystem, Effect, Input, PendingReply, RawContext, SignalOrdering,
+    BoxedEvent, BoxedSubsystem, Clock, Context, DynSubsystem, Effect, Input, PendingReply, RawContext, SignalOrdering,
     Subsystem, TimerId,
 };
 pub use weft_messages as messages;

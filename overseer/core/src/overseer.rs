@@ -8,8 +8,8 @@
 //! factory and the current leaves are replayed to it instead.
 
 use crate::actor::{
-    mailbox, ActorSettings, FailureKind, Mailbox, MessagePacket, Route, Routes, SignalPacket, SubsystemActor,
-    SubsystemFailure, SubsystemStopped,
+    mailbox, ActorSettings, FailureKind, Mailbox, MessagePacket, Route, RouteTable, Routes, SignalPacket,
+    SubsystemActor, SubsystemFailure, SubsystemStopped,
 };
 use crate::erased::{erase, AnyFactory, Factory, Registry};
 use crate::metrics::MetricsRegistry;
@@ -251,7 +251,7 @@ impl OverseerBuilder {
         }
         .start();
         let mut addrs = HashMap::new();
-        let mut table = HashMap::new();
+        let mut table = Vec::new();
         let mut arbiters = Vec::new();
         for (slot, factory) in self.factories.erased() {
             let implementation = self.implementations.get(&slot).cloned().unwrap_or_default();
@@ -283,10 +283,10 @@ impl OverseerBuilder {
             } else {
                 make().start();
             }
-            table.insert(slot, Route::Actor(mailbox.clone()));
+            table.push((slot, Route::Actor(mailbox.clone())));
             addrs.insert(slot, mailbox);
         }
-        let _ = routes.set(table);
+        let _ = routes.set(table.into_iter().collect::<RouteTable>());
         overseer.do_send(Register(addrs, arbiters));
         OverseerHandle {
             overseer,

@@ -54,18 +54,32 @@ impl<O: std::fmt::Debug> std::fmt::Debug for Effect<O> {
     }
 }
 
+/// The time source of a driver: real time since start, or virtual time.
+pub trait Clock {
+    /// Time since the node or simulation started.
+    fn now(&self) -> Duration;
+}
+
+/// A fixed instant (simulations, tests).
+impl Clock for Duration {
+    fn now(&self) -> Duration {
+        *self
+    }
+}
+
 /// Everything a handler may read (time, randomness) and the effects it produced.
+/// Time is read from the driver's clock only when a handler asks for it.
 pub struct RawContext<'a, O> {
-    now: Duration,
+    clock: &'a dyn Clock,
     rng: &'a mut dyn RngCore,
     next_timer: &'a mut u64,
     effects: Vec<Effect<O>>,
 }
 
 impl<'a, O> RawContext<'a, O> {
-    /// A context at time `now` (since the node or simulation started).
-    pub fn new(now: Duration, rng: &'a mut dyn RngCore, next_timer: &'a mut u64) -> Self {
-        RawContext { now, rng, next_timer, effects: Vec::new() }
+    /// A context reading time from `clock` (e.g. `&Duration` for a fixed instant).
+    pub fn new(clock: &'a dyn Clock, rng: &'a mut dyn RngCore, next_timer: &'a mut u64) -> Self {
+        RawContext { clock, rng, next_timer, effects: Vec::new() }
     }
 
     /// The effects recorded so far, in order.
@@ -85,7 +99,7 @@ impl<'a, O> RawContext<'a, O> {
 
     /// Current time.
     pub fn now(&self) -> Duration {
-        self.now
+        self.clock.now()
     }
 
     /// Randomness supplied by the driver (seeded in simulations).
@@ -101,7 +115,7 @@ impl<'a, O> RawContext<'a, O> {
     /// A context that shares time, RNG and timer ids with `self` but collects
     /// effects of another outgoing type (for wrappers that rewrite traffic).
     pub fn reborrow<P>(&mut self) -> RawContext<'_, P> {
-        RawContext { now: self.now, rng: &mut *self.rng, next_timer: &mut *self.next_timer, effects: Vec::new() }
+        RawContext { clock: self.clock, rng: &mut *self.rng, next_timer: &mut *self.next_timer, effects: Vec::new() }
     }
 }
 
@@ -119,7 +133,7 @@ impl<'r, 'a, S: Subsystem + ?Sized> Context<'r, 'a, S> {
 
     /// Current time since start.
     pub fn now(&self) -> Duration {
-        self.raw.now
+        self.raw.now()
     }
 
     /// The driver's randomness.

@@ -5,13 +5,12 @@
 //! capture channel. Use inside a running actix system (`#[actix::test]`).
 
 use crate::actor::{
-    ActorSettings, Mailbox, MessagePacket, Route, Routes, SignalPacket, SubsystemActor, SubsystemFailure,
+    ActorSettings, Mailbox, MessagePacket, Route, RouteTable, Routes, SignalPacket, SubsystemActor, SubsystemFailure,
 };
 use crate::erased::{erase, AnyFactory};
 use crate::metrics::SubsystemMetrics;
 use crate::subsystem::BoxedSubsystem;
 use actix::prelude::*;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
@@ -52,7 +51,7 @@ impl<Sl: Slot> TestHarness<Sl> {
         let (out_tx, outgoing) = unbounded_channel();
         let (fail_tx, failures) = unbounded_channel();
         let routes: Routes = Arc::new(std::sync::OnceLock::new());
-        let _ = routes.set(SlotId::ALL.iter().map(|s| (*s, Route::Capture(out_tx.clone()))).collect::<HashMap<_, _>>());
+        let _ = routes.set(SlotId::ALL.iter().map(|s| (*s, Route::Capture(out_tx.clone()))).collect::<RouteTable>());
         let sink = FailureSink(fail_tx).start();
         let metrics = Arc::new(SubsystemMetrics::default());
         let settings =

@@ -640,7 +640,7 @@ impl Simulation {
         let Some(node) = self.nodes.get_mut(&slot) else { return };
         let now = self.now;
         let rng = &mut self.rng;
-        let result = catch_unwind(AssertUnwindSafe(|| node.subsystem.handle(input, now, rng, &mut node.next_timer)));
+        let result = catch_unwind(AssertUnwindSafe(|| node.subsystem.handle(input, &now, rng, &mut node.next_timer)));
         match result {
             Ok(effects) => self.apply_effects(slot, effects),
             Err(payload) => self.crash(slot, format!("panic: {}", panic_message(payload.as_ref()))),

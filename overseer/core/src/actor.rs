@@ -337,7 +337,7 @@ impl SubsystemActor {
         let sender = self.slot;
         let routes = self.routes.clone();
         let work = async move {
-            let Some(table) = routes.get() else { return None };
+            let table = routes.get()?;
             for packet in blocked {
                 let target = packet.message.slot();
                 match table.get(&target) {

@@ -6,6 +6,7 @@
 
 mod chain_info;
 mod overseer_cmd;
+mod runtime_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -27,6 +28,9 @@ enum Command {
     /// Print what a chain spec defines: identity, genesis hash and state root,
     /// genesis runtime version, light-sync checkpoint; one JSON object on stdout.
     ChainInfo(chain_info::ChainInfoArgs),
+    /// Inspect runtime Wasm blobs.
+    #[command(subcommand)]
+    Runtime(runtime_cmd::RuntimeCommand),
     /// Inspect the overseer.
     #[command(subcommand)]
     Overseer(overseer_cmd::OverseerCommand),
@@ -54,6 +58,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     init_logging(config.log.as_deref());
     match cli.command {
         Command::ChainInfo(args) => chain_info::run(args, &config),
+        Command::Runtime(command) => runtime_cmd::run(command),
         Command::Overseer(command) => overseer_cmd::overseer(command),
         Command::Sim(command) => overseer_cmd::sim(command),
         Command::Run(args) => overseer_cmd::run(args, &config),

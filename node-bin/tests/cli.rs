@@ -155,3 +155,21 @@ fn run_with_all_dummy_slots_stops_cleanly() {
     let out = weft(&["run", "--config", config.to_str().unwrap(), "--run-for", "0.3"]);
     assert_one_line_error(&out, "no implementation `nope` for slot `approval_voting`");
 }
+
+#[test]
+fn runtime_version_by_core_version_call_and_section() {
+    // westend v9300 carries the section; rococo-genesis does not (Core_version is executed).
+    for (file, spec_name, spec_version, source) in [
+        ("runtimes/westend-runtime-v9300.wasm", "westend", 9300, "runtime_version custom section"),
+        ("runtimes/rococo-genesis.wasm", "rococo", 9190, "Core_version call"),
+    ] {
+        let out = weft(&["runtime", "version", "--runtime", fixture(file).to_str().unwrap()]);
+        assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["spec_name"], spec_name);
+        assert_eq!(v["spec_version"], spec_version);
+        assert_eq!(v["source"], source);
+    }
+    let out = weft(&["runtime", "version", "--runtime", fixture("chain-specs/GENESIS.json").to_str().unwrap()]);
+    assert_one_line_error(&out, "");
+}

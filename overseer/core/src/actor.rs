@@ -404,8 +404,11 @@ impl StreamHandler<SignalPacket> for SubsystemActor {
     fn handle(&mut self, SignalPacket(signal): SignalPacket, ctx: &mut Context<Self>) {
         let conclude = signal == OverseerSignal::Conclude;
         self.track_leaves(&signal);
+        // Count the signal first: what the subsystem sends while handling
+        // signal N is tagged N, so no receiver handles it before signal N.
+        let released = self.ordering.signal_handled();
         self.deliver(Input::Signal(signal), ctx);
-        for message in self.ordering.signal_handled() {
+        for message in released {
             self.metrics.on_dequeued();
             self.deliver(Input::Message(message), ctx);
         }

@@ -301,6 +301,7 @@ impl SubsystemActor {
             }
         }
         if !blocked.is_empty() {
+            self.metrics.on_blocked_send();
             self.send_blocked(blocked, ctx);
         }
     }

@@ -17,12 +17,27 @@ pub struct SubsystemMetrics {
     events_handled: AtomicU64,
     handler_nanos: AtomicU64,
     restarts: AtomicU64,
+    blocked_sends: AtomicU64,
+    mailbox_depth_max: AtomicI64,
 }
 
 impl SubsystemMetrics {
     /// A message was queued for this subsystem.
     pub fn on_enqueued(&self) {
-        self.mailbox_depth.fetch_add(1, Ordering::Relaxed);
+        let depth = self.mailbox_depth.fetch_add(1, Ordering::Relaxed) + 1;
+        self.mailbox_depth_max.fetch_max(depth, Ordering::Relaxed);
+    }
+    /// This subsystem had to wait because a target's mailbox was full.
+    pub fn on_blocked_send(&self) {
+        self.blocked_sends.fetch_add(1, Ordering::Relaxed);
+    }
+    /// Times this subsystem waited on a full mailbox.
+    pub fn blocked_sends(&self) -> u64 {
+        self.blocked_sends.load(Ordering::Relaxed)
+    }
+    /// Highest mailbox depth seen.
+    pub fn mailbox_depth_max(&self) -> i64 {
+        self.mailbox_depth_max.load(Ordering::Relaxed)
     }
     /// A queued message was taken out of the mailbox.
     pub fn on_dequeued(&self) {
@@ -89,9 +104,15 @@ impl MetricsRegistry {
     pub fn render_prometheus(&self) -> String {
         let mut out = String::new();
         type Family = (&'static str, &'static str, &'static str, fn(&SubsystemMetrics) -> f64);
-        let families: [Family; 6] = [
+        let families: [Family; 8] = [
             ("weft_subsystem_mailbox_depth", "gauge", "Messages waiting in the subsystem's mailbox.", |m| {
                 m.mailbox_depth() as f64
+            }),
+            ("weft_subsystem_mailbox_depth_max", "gauge", "Highest mailbox depth seen.", |m| {
+                m.mailbox_depth_max() as f64
+            }),
+            ("weft_subsystem_blocked_sends_total", "counter", "Sends that waited on a full mailbox.", |m| {
+                m.blocked_sends() as f64
             }),
             ("weft_subsystem_messages_handled_total", "counter", "Messages handled.", |m| m.messages_handled() as f64),
             ("weft_subsystem_signals_handled_total", "counter", "Signals handled.", |m| m.signals_handled() as f64),

@@ -31,24 +31,46 @@ pub struct SignalPacket(pub OverseerSignal);
 
 /// The two inbound paths of a subsystem: a bounded channel for messages and an
 /// unbounded one for signals (which are few and must never wait).
+///
+/// Signals take priority: before each message the actor drains every signal
+/// already queued, so a message tagged with signal *N* normally finds signal
+/// *N* handled and stays in the bounded channel until then, keeping
+/// back-pressure intact. A wake-up token per signal makes the actor look at
+/// the signal queue when no message arrives.
 #[derive(Clone)]
 pub struct Mailbox {
     pub messages: tokio::sync::mpsc::Sender<MessagePacket>,
-    pub signals: tokio::sync::mpsc::UnboundedSender<SignalPacket>,
+    signals: tokio::sync::mpsc::UnboundedSender<SignalPacket>,
+    wake: tokio::sync::mpsc::UnboundedSender<SignalWake>,
     pub metrics: Arc<SubsystemMetrics>,
 }
 
+impl Mailbox {
+    /// Queues a signal; false if the subsystem has stopped.
+    pub fn send_signal(&self, signal: OverseerSignal) -> bool {
+        self.signals.send(SignalPacket(signal)).is_ok() && self.wake.send(SignalWake).is_ok()
+    }
+}
+
+/// A token telling the actor a signal is queued.
+pub struct SignalWake;
+
 /// The receiving ends of a [`Mailbox`], consumed when the actor starts.
 pub struct MailboxReceivers {
-    pub messages: tokio::sync::mpsc::Receiver<MessagePacket>,
-    pub signals: tokio::sync::mpsc::UnboundedReceiver<SignalPacket>,
+    messages: tokio::sync::mpsc::Receiver<MessagePacket>,
+    signals: tokio::sync::mpsc::UnboundedReceiver<SignalPacket>,
+    wake: tokio::sync::mpsc::UnboundedReceiver<SignalWake>,
 }
 
 /// A new mailbox holding at most `capacity` messages.
 pub fn mailbox(capacity: usize, metrics: Arc<SubsystemMetrics>) -> (Mailbox, MailboxReceivers) {
     let (mtx, mrx) = tokio::sync::mpsc::channel(capacity.max(1));
     let (stx, srx) = tokio::sync::mpsc::unbounded_channel();
-    (Mailbox { messages: mtx, signals: stx, metrics }, MailboxReceivers { messages: mrx, signals: srx })
+    let (wtx, wrx) = tokio::sync::mpsc::unbounded_channel();
+    (
+        Mailbox { messages: mtx, signals: stx, wake: wtx, metrics },
+        MailboxReceivers { messages: mrx, signals: srx, wake: wrx },
+    )
 }
 
 /// Why a subsystem failed.
@@ -144,6 +166,7 @@ pub struct SubsystemActor {
     started: Instant,
     failed: bool,
     receivers: Option<MailboxReceivers>,
+    signals: Option<tokio::sync::mpsc::UnboundedReceiver<SignalPacket>>,
     inputs: u64,
 }
 
@@ -179,6 +202,7 @@ impl SubsystemActor {
             started: Instant::now(),
             failed: false,
             receivers: Some(receivers),
+            signals: None,
             inputs: 0,
         }
     }
@@ -386,7 +410,8 @@ impl Actor for SubsystemActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         if let Some(receivers) = self.receivers.take() {
-            ctx.add_stream(tokio_stream::wrappers::UnboundedReceiverStream::new(receivers.signals));
+            self.signals = Some(receivers.signals);
+            ctx.add_stream(tokio_stream::wrappers::UnboundedReceiverStream::new(receivers.wake));
             ctx.add_stream(tokio_stream::wrappers::ReceiverStream::new(receivers.messages));
         }
         tracing::debug!(slot = %self.slot, implementation = self.subsystem.implementation(), "subsystem started");
@@ -399,10 +424,15 @@ impl Actor for SubsystemActor {
     }
 }
 
-impl StreamHandler<SignalPacket> for SubsystemActor {
-    fn finished(&mut self, _ctx: &mut Context<Self>) {}
+impl SubsystemActor {
+    /// Handles every signal already queued, in order.
+    fn drain_signals(&mut self, ctx: &mut Context<Self>) {
+        while let Some(SignalPacket(signal)) = self.signals.as_mut().and_then(|rx| rx.try_recv().ok()) {
+            self.handle_signal(signal, ctx);
+        }
+    }
 
-    fn handle(&mut self, SignalPacket(signal): SignalPacket, ctx: &mut Context<Self>) {
+    fn handle_signal(&mut self, signal: OverseerSignal, ctx: &mut Context<Self>) {
         let conclude = signal == OverseerSignal::Conclude;
         self.track_leaves(&signal);
         // Count the signal first: what the subsystem sends while handling
@@ -414,8 +444,17 @@ impl StreamHandler<SignalPacket> for SubsystemActor {
             self.deliver(Input::Message(message), ctx);
         }
         if conclude {
+            self.signals = None;
             ctx.stop();
         }
+    }
+}
+
+impl StreamHandler<SignalWake> for SubsystemActor {
+    fn finished(&mut self, _ctx: &mut Context<Self>) {}
+
+    fn handle(&mut self, _: SignalWake, ctx: &mut Context<Self>) {
+        self.drain_signals(ctx);
     }
 }
 
@@ -423,10 +462,44 @@ impl StreamHandler<MessagePacket> for SubsystemActor {
     fn finished(&mut self, _ctx: &mut Context<Self>) {}
 
     fn handle(&mut self, packet: MessagePacket, ctx: &mut Context<Self>) {
+        self.drain_signals(ctx);
+        let missing = packet.sender_signals.saturating_sub(self.ordering.signals_handled());
+        if missing > 0 {
+            if let Some(mut signals) = self.signals.take() {
+                // The sender saw signals we have not: wait for them before
+                // taking anything else, so the message channel stays full and
+                // back-pressure holds.
+                let wait_for_signals = async move {
+                    let mut received = Vec::new();
+                    while (received.len() as u64) < missing {
+                        match signals.recv().await {
+                            Some(SignalPacket(signal)) => received.push(signal),
+                            None => break,
+                        }
+                    }
+                    (signals, received)
+                };
+                ctx.wait(wait_for_signals.into_actor(self).map(move |(signals, received), act, ctx| {
+                    act.signals = Some(signals);
+                    for signal in received {
+                        act.handle_signal(signal, ctx);
+                    }
+                    act.accept(packet, ctx);
+                }));
+                return;
+            }
+        }
+        self.accept(packet, ctx);
+    }
+}
+
+impl SubsystemActor {
+    /// Delivers a message now, or holds it if its sender saw signals this
+    /// subsystem has not handled (only when the signal path is closed).
+    fn accept(&mut self, packet: MessagePacket, ctx: &mut Context<Self>) {
         if let Some(message) = self.ordering.offer(packet.sender_signals, packet.message) {
             self.metrics.on_dequeued();
             self.deliver(Input::Message(message), ctx);
         }
-        // Otherwise held: still counted in the mailbox depth until released.
     }
 }

@@ -8,8 +8,8 @@
 //! factory and the current leaves are replayed to it instead.
 
 use crate::actor::{
-    mailbox, ActorSettings, FailureKind, Mailbox, MessagePacket, Route, RouteTable, Routes, SignalPacket,
-    SubsystemActor, SubsystemFailure, SubsystemStopped,
+    mailbox, ActorSettings, FailureKind, Mailbox, MessagePacket, Route, RouteTable, Routes, SubsystemActor,
+    SubsystemFailure, SubsystemStopped,
 };
 use crate::erased::{erase, AnyFactory, Factory, Registry};
 use crate::metrics::MetricsRegistry;
@@ -328,7 +328,7 @@ impl OverseerActor {
         }
         self.concluding = true;
         for mailbox in self.subsystems.values() {
-            let _ = mailbox.signals.send(SignalPacket(OverseerSignal::Conclude));
+            let _ = mailbox.send_signal(OverseerSignal::Conclude);
         }
         ctx.notify_later(ForceStop, CONCLUDE_GRACE);
     }
@@ -369,7 +369,7 @@ impl Handler<Broadcast> for OverseerActor {
             return;
         }
         for mailbox in self.subsystems.values() {
-            let _ = mailbox.signals.send(SignalPacket(signal.clone()));
+            let _ = mailbox.send_signal(signal.clone());
         }
     }
 }

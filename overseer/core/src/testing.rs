@@ -5,7 +5,7 @@
 //! capture channel. Use inside a running actix system (`#[actix::test]`).
 
 use crate::actor::{
-    ActorSettings, Mailbox, MessagePacket, Route, RouteTable, Routes, SignalPacket, SubsystemActor, SubsystemFailure,
+    ActorSettings, Mailbox, MessagePacket, Route, RouteTable, Routes, SubsystemActor, SubsystemFailure,
 };
 use crate::erased::{erase, AnyFactory};
 use crate::metrics::SubsystemMetrics;
@@ -64,7 +64,7 @@ impl<Sl: Slot> TestHarness<Sl> {
     /// Delivers a signal.
     pub fn signal(&mut self, signal: OverseerSignal) {
         self.signals_sent += 1;
-        let _ = self.mailbox.signals.send(SignalPacket(signal));
+        let _ = self.mailbox.send_signal(signal);
     }
 
     /// Delivers a message, as if sent by someone who saw every signal so far.

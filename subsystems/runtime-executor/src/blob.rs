@@ -65,13 +65,18 @@ pub(crate) fn total_pages(initial: u64, heap_pages: u64) -> Result<u32, Executor
 }
 
 /// If the module defines its own memory, rewrites its limits to
-/// `min = max = initial + heap_pages` and returns the new module bytes.
+/// `min = max = initial + heap_pages` (or, with `maximum`, to a maximum of
+/// `max(maximum, min)` pages) and returns the new module bytes.
 /// Returns `Ok(None)` when the module has no memory section.
 ///
 /// Only the section framing and the memory section are parsed; anything the
 /// rewrite does not understand (several memories, shared or 64-bit memories)
 /// is left as it is, for compilation to reject.
-pub(crate) fn set_defined_memory_pages(wasm: &[u8], heap_pages: u64) -> Result<Option<Vec<u8>>, ExecutorError> {
+pub(crate) fn set_defined_memory_pages(
+    wasm: &[u8],
+    heap_pages: u64,
+    maximum: Option<u32>,
+) -> Result<Option<Vec<u8>>, ExecutorError> {
     let truncated = || ExecutorError::InvalidWasm("truncated section".into());
     let mut pos = 8;
     while pos < wasm.len() {
@@ -97,7 +102,7 @@ pub(crate) fn set_defined_memory_pages(wasm: &[u8], heap_pages: u64) -> Result<O
         let pages = total_pages(u64::from(initial), heap_pages)?;
         let mut new_body = vec![1u8, 0x01];
         write_leb_u32(pages, &mut new_body);
-        write_leb_u32(pages, &mut new_body);
+        write_leb_u32(maximum.map_or(pages, |max| max.max(pages)), &mut new_body);
         let mut out = Vec::with_capacity(wasm.len() + 8);
         out.extend_from_slice(&wasm[..section_start]);
         out.push(MEMORY_SECTION_ID);
@@ -156,7 +161,7 @@ mod tests {
     #[test]
     fn memory_section_is_rewritten() {
         let wasm = wat::parse_str(r#"(module (memory (export "memory") 17) (func (export "f")))"#).unwrap();
-        let out = set_defined_memory_pages(&wasm, 2048).unwrap().unwrap();
+        let out = set_defined_memory_pages(&wasm, 2048, None).unwrap().unwrap();
         let mut p = 8;
         let mut found = false;
         while p < out.len() {
@@ -177,9 +182,9 @@ mod tests {
         assert!(found);
         // No memory section: nothing to do.
         let wasm = wat::parse_str(r#"(module (import "env" "memory" (memory 1)))"#).unwrap();
-        assert_eq!(set_defined_memory_pages(&wasm, 2048).unwrap(), None);
+        assert_eq!(set_defined_memory_pages(&wasm, 2048, None).unwrap(), None);
         // Too many pages.
         let wasm = wat::parse_str(r#"(module (memory 2))"#).unwrap();
-        assert!(matches!(set_defined_memory_pages(&wasm, 65535), Err(ExecutorError::TooManyPages { .. })));
+        assert!(matches!(set_defined_memory_pages(&wasm, 65535, None), Err(ExecutorError::TooManyPages { .. })));
     }
 }

@@ -2,7 +2,9 @@
 
 use crate::allocator::FreeingBumpAllocator;
 use crate::blob::{set_defined_memory_pages, total_pages, wasm_from_code};
+use crate::externalities::Externalities;
 use crate::host::{self, HostError, HostFunctionDef, HostState, WasmerHeap};
+use crate::overlay::{SharedState, StorageChanges};
 use crate::ExecutorError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,6 +22,12 @@ pub struct ExecutorConfig {
     /// parachain validation functions only; runtime calls leave it off, which
     /// matches the reference node on the same hardware.
     pub canonicalize_nans: bool,
+    /// `None` (the default): Substrate's static heap, the memory has exactly
+    /// `initial + heap_pages` pages and cannot grow. `Some(max)`: it starts
+    /// with `initial + heap_pages` pages and may grow (through the allocator
+    /// or `memory.grow`) up to `max` pages, like Substrate's dynamic strategy;
+    /// some test runtimes need it because they allocate with `memory.grow`.
+    pub max_memory_pages: Option<u32>,
 }
 
 /// Compiles runtime code into [`RuntimeModule`]s.
@@ -31,6 +39,7 @@ pub struct ExecutorConfig {
 #[derive(Clone)]
 pub struct Executor {
     engine: wasmer::Engine,
+    max_memory_pages: Option<u32>,
 }
 
 impl Default for Executor {
@@ -49,7 +58,7 @@ impl std::fmt::Debug for Executor {
 #[derive(Debug, Clone)]
 enum MemorySetup {
     /// The module imports `env.<name>`; the host creates it with `pages` pages (min = max).
-    Imported { name: String, pages: u32 },
+    Imported { name: String, pages: u32, maximum: u32 },
     /// The module defines its memory (limits already rewritten) and exports it as `memory`.
     Defined,
 }
@@ -98,7 +107,12 @@ impl Executor {
         // mutable globals and saturating float-to-int, as wasmtime does.
         let features = Features::none();
         let engine = EngineBuilder::new(compiler).set_features(Some(features)).engine();
-        Executor { engine: engine.into() }
+        Executor { engine: engine.into(), max_memory_pages: config.max_memory_pages }
+    }
+
+    /// An executor sharing an existing engine (and its settings).
+    pub(crate) fn from_engine(engine: wasmer::Engine) -> Self {
+        Executor { engine, max_memory_pages: None }
     }
 
     /// Compiles runtime code as stored under `:code` (optionally wrapped in the
@@ -114,7 +128,7 @@ impl Executor {
     /// Compiles an uncompressed Wasm module.
     pub fn compile_wasm(&self, wasm: &[u8], heap_pages: u64) -> Result<RuntimeModule, ExecutorError> {
         let start = Instant::now();
-        let rewritten = set_defined_memory_pages(wasm, heap_pages)?;
+        let rewritten = set_defined_memory_pages(wasm, heap_pages, self.max_memory_pages)?;
         let bytes = rewritten.as_deref().unwrap_or(wasm);
         let module = Module::from_binary(&self.engine, bytes).map_err(|e| ExecutorError::InvalidWasm(e.to_string()))?;
         let compile_time = start.elapsed();
@@ -150,7 +164,11 @@ impl Executor {
                     if ty.maximum.is_some_and(|max| max.0 < pages) {
                         return Err(ExecutorError::MemoryMaximum { declared: ty.maximum.map_or(0, |m| m.0), pages });
                     }
-                    memory = Some(MemorySetup::Imported { name: name.to_string(), pages });
+                    let mut maximum = self.max_memory_pages.map_or(pages, |max| max.max(pages));
+                    if let Some(declared) = ty.maximum {
+                        maximum = maximum.min(declared.0);
+                    }
+                    memory = Some(MemorySetup::Imported { name: name.to_string(), pages, maximum });
                 }
                 _ => return Err(unsupported()),
             }
@@ -181,6 +199,15 @@ impl Executor {
         }
         self.compile_wasm(&wasm, crate::DEFAULT_HEAP_PAGES)?.core_version()
     }
+}
+
+/// Output of a runtime call on a state, with the changes it made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallOutcome {
+    /// The SCALE-encoded output of the runtime function.
+    pub output: Vec<u8>,
+    /// The storage changes (main and child tries) and offchain-index writes.
+    pub changes: StorageChanges,
 }
 
 /// A live instance for one call.
@@ -218,13 +245,35 @@ impl RuntimeModule {
             .collect()
     }
 
-    /// Calls the runtime export `method` with SCALE-encoded `input` and returns
-    /// its output, on a fresh instance.
+    /// Calls the runtime export `method` with SCALE-encoded `input` on an
+    /// empty state, and returns its output.
+    ///
+    /// For calls that read or write storage, see [`RuntimeModule::call_with`]
+    /// and [`RuntimeModule::call_on_state`].
+    pub fn call(&self, method: &str, input: &[u8]) -> Result<Vec<u8>, ExecutorError> {
+        self.call_with(method, input, &mut Externalities::default())
+    }
+
+    /// Calls `method` on `state` with a fresh overlay and returns its output
+    /// together with the storage changes it made.
+    pub fn call_on_state(&self, method: &str, input: &[u8], state: SharedState) -> Result<CallOutcome, ExecutorError> {
+        let mut ext = Externalities::new(state);
+        let output = self.call_with(method, input, &mut ext)?;
+        Ok(CallOutcome { output, changes: ext.overlay.changes() })
+    }
+
+    /// Calls the runtime export `method` with SCALE-encoded `input`, on a
+    /// fresh instance, with the given externalities, and returns its output.
     ///
     /// The input is written into the runtime's heap through the allocator, the
     /// export is called as `(ptr: i32, len: i32) -> i64` and its result is read
     /// as the pointer-size `len << 32 | ptr`.
-    pub fn call(&self, method: &str, input: &[u8]) -> Result<Vec<u8>, ExecutorError> {
+    ///
+    /// The call's writes go to `ext.overlay` inside a transaction of their
+    /// own: kept if the call succeeds, discarded if it fails. Transactions the
+    /// runtime leaves open are rolled back, and the runtime cannot close
+    /// transactions it did not open.
+    pub fn call_with(&self, method: &str, input: &[u8], ext: &mut Externalities) -> Result<Vec<u8>, ExecutorError> {
         let mut call = self.instantiate()?;
         let entry = call
             .instance
@@ -241,9 +290,24 @@ impl RuntimeModule {
             .write(u64::from(input_ptr), input)
             .map_err(|_| ExecutorError::InputTooLarge(input.len()))?;
 
-        call.env.as_mut(&mut call.store).allocator = Some(allocator);
+        {
+            let state = call.env.as_mut(&mut call.store);
+            state.allocator = Some(allocator);
+            state.ext = std::mem::take(ext);
+            state.ext.overlay.start_transaction();
+            state.transaction_base = state.ext.overlay.transaction_depth();
+        }
         let result = entry.call(&mut call.store, input_ptr as i32, input_len as i32);
-        call.env.as_mut(&mut call.store).allocator = None;
+        {
+            let state = call.env.as_mut(&mut call.store);
+            state.allocator = None;
+            *ext = std::mem::take(&mut state.ext);
+            let base = state.transaction_base;
+            while ext.overlay.transaction_depth() > base {
+                let _ = ext.overlay.rollback_transaction();
+            }
+            let _ = if result.is_ok() { ext.overlay.commit_transaction() } else { ext.overlay.rollback_transaction() };
+        }
 
         let packed = result.map_err(trap_to_error)?;
         let (ptr, len) = host::unpack_ptr_len(packed);
@@ -267,11 +331,11 @@ impl RuntimeModule {
 
     fn instantiate(&self) -> Result<CallInstance, ExecutorError> {
         let mut store = Store::new(self.engine.clone());
-        let env = FunctionEnv::new(&mut store, HostState::default());
+        let env = FunctionEnv::new(&mut store, HostState { engine: Some(self.engine.clone()), ..HostState::default() });
         let mut imports = Imports::new();
         let mut memory = None;
-        if let MemorySetup::Imported { name, pages } = &self.memory {
-            let mem = Memory::new(&mut store, MemoryType::new(*pages, Some(*pages), false))
+        if let MemorySetup::Imported { name, pages, maximum } = &self.memory {
+            let mem = Memory::new(&mut store, MemoryType::new(*pages, Some(*maximum), false))
                 .map_err(|e| ExecutorError::Instantiation(format!("cannot create a memory of {pages} pages: {e}")))?;
             imports.define("env", name, mem.clone());
             memory = Some(mem);
@@ -307,5 +371,15 @@ fn trap_to_error(error: RuntimeError) -> ExecutorError {
     if let Some(host) = error.downcast_ref::<HostError>() {
         return ExecutorError::Host(host.clone());
     }
-    ExecutorError::Trap(error.message())
+    let frames: Vec<String> = error
+        .trace()
+        .iter()
+        .take(6)
+        .map(|frame| frame.function_name().map_or_else(|| format!("#{}", frame.func_index()), str::to_string))
+        .collect();
+    if frames.is_empty() {
+        ExecutorError::Trap(error.message())
+    } else {
+        ExecutorError::Trap(format!("{} (in {})", error.message(), frames.join(" <- ")))
+    }
 }

@@ -12,8 +12,12 @@
 //!   lacks stubbed so it traps only if called;
 //! * the freeing-bump [`allocator`], bit-exact with Substrate's, since the
 //!   addresses it returns are observable by the runtime;
-//! * the host functions ([`host`]); so far only the allocator and logging
-//!   functions — storage, crypto, hashing, trie, misc and offchain follow;
+//! * the host functions ([`host`]): storage (with nested transactions and
+//!   default child tries), crypto and the keystore, hashing, trie roots and
+//!   proofs, misc, allocator, logging, offchain index and offchain workers;
+//! * the storage a call sees ([`overlay`]): a caller-provided
+//!   [`StateBackend`] under an [`OverlayedChanges`], and the other
+//!   [`Externalities`] (keystore, offchain context);
 //! * the runtime version ([`runtime_version`]): the custom sections, or a
 //!   `Core_version` call when they are absent.
 //!
@@ -23,19 +27,51 @@
 //! anew for each call; pooling and copy-on-write reset come later, as do the
 //! compiled-module cache and the subsystem around the executor.
 //!
+//! **Storage.** [`RuntimeModule::call_on_state`] runs a call on a state and
+//! returns its output with the [`StorageChanges`] it made (main and child
+//! tries, offchain-index writes); [`RuntimeModule::call_with`] runs it on
+//! caller-held [`Externalities`], so that several calls (a block's) share
+//! one overlay. [`InMemoryBackend`] holds a state in sorted maps (genesis or
+//! test states; roots recomputed from all entries), [`ProofBackend`] a state
+//! known from a storage proof (reads only).
+//!
+//! ```no_run
+//! # fn main() -> Result<(), weft_runtime_executor::ExecutorError> {
+//! use std::sync::Arc;
+//! use weft_runtime_executor::{Executor, InMemoryBackend, StateVersion};
+//!
+//! let code = std::fs::read("runtime.wasm").unwrap();
+//! let state = InMemoryBackend::default();
+//! let module = Executor::default().compile(&code, 2048)?;
+//! let outcome = module.call_on_state("Core_version", &[], Arc::new(state.clone()))?;
+//! let mut next = state;
+//! next.apply(&outcome.changes, StateVersion::V1);
+//! # Ok(()) }
+//! ```
+//!
 //! A runtime blob is untrusted input: malformed code, traps, bad pointers and
 //! allocator misuse all surface as [`ExecutorError`]s, never as panics.
 
 pub mod allocator;
 pub mod blob;
 pub mod engine;
+pub mod externalities;
 pub mod host;
+pub mod overlay;
 
 pub use allocator::{AllocatorError, FreeingBumpAllocator, HeapMemory};
 pub use blob::{heap_pages_from_storage, wasm_from_code, DEFAULT_HEAP_PAGES};
-pub use engine::{Executor, ExecutorConfig, RuntimeModule};
+pub use engine::{CallOutcome, Executor, ExecutorConfig, RuntimeModule};
+pub use externalities::{
+    Externalities, KeyTypeId, Keystore, KeystoreError, OffchainContext, OffchainStorage, OffchainStorageKind,
+};
 pub use host::HostError;
+pub use overlay::{
+    ChangeMap, InMemoryBackend, OverlayedChanges, ProofBackend, RemovalResult, SharedState, StateBackend, StateError,
+    StorageChanges,
+};
 pub use weft_runtime_blob::{BlobError, RuntimeVersion};
+pub use weft_trie::StateVersion;
 
 /// Errors of the runtime executor.
 #[derive(Debug, thiserror::Error)]

@@ -114,13 +114,13 @@ fn core_version_of_every_fixture_runtime() {
         let second = module.core_version();
         let second_call = start.elapsed();
         println!(
-            "{name}: {} KiB wasm, load+compile {:.2?} (Cranelift {:.2?}), Core_version {:.2?} then {:.2?}, {} stubbed imports",
+            "{name}: {} KiB wasm, load+compile {:.2?} (Cranelift {:.2?}), Core_version {:.2?} then {:.2?}, stubbed imports: {:?}",
             module.wasm_len() / 1024,
             compiled,
             module.compile_time(),
             first_call,
             second_call,
-            module.stubbed_imports().len()
+            module.stubbed_imports()
         );
         match first {
             Ok(version) => {
@@ -173,10 +173,11 @@ fn core_version_of_every_genesis_runtime() {
         let start = Instant::now();
         let version = module.core_version();
         println!(
-            "{name}: heap pages {heap_pages}, {} KiB wasm, compile {:.2?}, Core_version {:.2?}",
+            "{name}: heap pages {heap_pages}, {} KiB wasm, compile {:.2?}, Core_version {:.2?}, stubbed imports: {:?}",
             module.wasm_len() / 1024,
             compiled,
-            start.elapsed()
+            start.elapsed(),
+            module.stubbed_imports()
         );
         match version {
             Ok(version) => {

@@ -65,6 +65,8 @@ pub struct MailboxReceivers {
 /// A new mailbox holding at most `capacity` messages.
 pub fn mailbox(capacity: usize, metrics: Arc<SubsystemMetrics>) -> (Mailbox, MailboxReceivers) {
     let (mtx, mrx) = tokio::sync::mpsc::channel(capacity.max(1));
+    let weak = mtx.downgrade();
+    metrics.set_depth_probe(Box::new(move || weak.upgrade().map(|s| s.max_capacity() - s.capacity()).unwrap_or(0)));
     let (stx, srx) = tokio::sync::mpsc::unbounded_channel();
     let (wtx, wrx) = tokio::sync::mpsc::unbounded_channel();
     (
@@ -347,8 +349,11 @@ impl SubsystemActor {
                 let _ = tx.send(packet.message);
             }
             Route::Actor(mailbox) => match mailbox.messages.try_send(packet) {
-                Ok(()) => mailbox.metrics.on_enqueued(),
-                Err(tokio::sync::mpsc::error::TrySendError::Full(packet)) => blocked.push(packet),
+                Ok(()) => {}
+                Err(tokio::sync::mpsc::error::TrySendError::Full(packet)) => {
+                    mailbox.metrics.on_full(mailbox.messages.max_capacity());
+                    blocked.push(packet)
+                }
                 Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
                     tracing::debug!(from = %self.slot, to = %target, "target stopped; message dropped")
                 }
@@ -373,15 +378,12 @@ impl SubsystemActor {
                     Some(Route::Actor(mailbox)) => {
                         // Only a still-full mailbox pays for a timer.
                         let packet = match mailbox.messages.try_send(packet) {
-                            Ok(()) => {
-                                mailbox.metrics.on_enqueued();
-                                continue;
-                            }
+                            Ok(()) => continue,
                             Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => continue,
                             Err(tokio::sync::mpsc::error::TrySendError::Full(packet)) => packet,
                         };
                         match tokio::time::timeout(stall, mailbox.messages.send(packet)).await {
-                            Ok(Ok(())) => mailbox.metrics.on_enqueued(),
+                            Ok(Ok(())) => {}
                             Ok(Err(_closed)) => {}
                             Err(_) => {
                                 return Some(SubsystemFailure {
@@ -440,7 +442,7 @@ impl SubsystemActor {
         let released = self.ordering.signal_handled();
         self.deliver(Input::Signal(signal), ctx);
         for message in released {
-            self.metrics.on_dequeued();
+            self.metrics.on_released();
             self.deliver(Input::Message(message), ctx);
         }
         if conclude {
@@ -497,9 +499,9 @@ impl SubsystemActor {
     /// Delivers a message now, or holds it if its sender saw signals this
     /// subsystem has not handled (only when the signal path is closed).
     fn accept(&mut self, packet: MessagePacket, ctx: &mut Context<Self>) {
-        if let Some(message) = self.ordering.offer(packet.sender_signals, packet.message) {
-            self.metrics.on_dequeued();
-            self.deliver(Input::Message(message), ctx);
+        match self.ordering.offer(packet.sender_signals, packet.message) {
+            Some(message) => self.deliver(Input::Message(message), ctx),
+            None => self.metrics.on_held(),
         }
     }
 }

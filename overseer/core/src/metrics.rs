@@ -8,10 +8,15 @@ use std::sync::Arc;
 use std::time::Duration;
 use weft_messages::SlotId;
 
-/// Counters of one subsystem. Cheap to update from any thread.
-#[derive(Debug, Default)]
+/// Reads how many messages wait in a mailbox channel.
+pub type DepthProbe = Box<dyn Fn() -> usize + Send + Sync>;
+
+/// Counters of one subsystem. Cheap to update from any thread; the mailbox
+/// depth is read from the channel itself, so sending costs no counter update.
+#[derive(Default)]
 pub struct SubsystemMetrics {
-    mailbox_depth: AtomicI64,
+    depth_probe: std::sync::OnceLock<DepthProbe>,
+    held: AtomicI64,
     messages_handled: AtomicU64,
     signals_handled: AtomicU64,
     events_handled: AtomicU64,
@@ -21,11 +26,32 @@ pub struct SubsystemMetrics {
     mailbox_depth_max: AtomicI64,
 }
 
+impl std::fmt::Debug for SubsystemMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubsystemMetrics")
+            .field("mailbox_depth", &self.mailbox_depth())
+            .field("messages_handled", &self.messages_handled())
+            .field("signals_handled", &self.signals_handled())
+            .finish()
+    }
+}
+
 impl SubsystemMetrics {
-    /// A message was queued for this subsystem.
-    pub fn on_enqueued(&self) {
-        let depth = self.mailbox_depth.fetch_add(1, Ordering::Relaxed) + 1;
-        self.mailbox_depth_max.fetch_max(depth, Ordering::Relaxed);
+    /// Installs the reader of the mailbox channel's length (once).
+    pub fn set_depth_probe(&self, probe: DepthProbe) {
+        let _ = self.depth_probe.set(probe);
+    }
+    /// A sender found this mailbox full at `capacity`.
+    pub fn on_full(&self, capacity: usize) {
+        self.mailbox_depth_max.fetch_max(capacity as i64, Ordering::Relaxed);
+    }
+    /// A message was held back until a signal arrives.
+    pub fn on_held(&self) {
+        self.held.fetch_add(1, Ordering::Relaxed);
+    }
+    /// A held message was released.
+    pub fn on_released(&self) {
+        self.held.fetch_sub(1, Ordering::Relaxed);
     }
     /// This subsystem had to wait because a target's mailbox was full.
     pub fn on_blocked_send(&self) {
@@ -35,13 +61,10 @@ impl SubsystemMetrics {
     pub fn blocked_sends(&self) -> u64 {
         self.blocked_sends.load(Ordering::Relaxed)
     }
-    /// Highest mailbox depth seen.
+    /// Highest mailbox depth seen (by senders finding it full, or by readers).
     pub fn mailbox_depth_max(&self) -> i64 {
-        self.mailbox_depth_max.load(Ordering::Relaxed)
-    }
-    /// A queued message was taken out of the mailbox.
-    pub fn on_dequeued(&self) {
-        self.mailbox_depth.fetch_sub(1, Ordering::Relaxed);
+        let current = self.mailbox_depth();
+        self.mailbox_depth_max.fetch_max(current, Ordering::Relaxed).max(current)
     }
     /// A message was handled in `took`.
     pub fn on_message(&self, took: Duration) {
@@ -65,9 +88,10 @@ impl SubsystemMetrics {
     fn add_time(&self, took: Duration) {
         self.handler_nanos.fetch_add(took.as_nanos().min(u128::from(u64::MAX)) as u64, Ordering::Relaxed);
     }
-    /// Messages waiting in the mailbox.
+    /// Messages waiting in the mailbox, including those held for a signal.
     pub fn mailbox_depth(&self) -> i64 {
-        self.mailbox_depth.load(Ordering::Relaxed)
+        let queued = self.depth_probe.get().map(|probe| probe()).unwrap_or(0) as i64;
+        queued + self.held.load(Ordering::Relaxed)
     }
     /// Messages handled so far.
     pub fn messages_handled(&self) -> u64 {
@@ -145,9 +169,7 @@ mod tests {
     fn renders_prometheus_text() {
         let registry = MetricsRegistry::for_slots(&[SlotId::Sync, SlotId::ChainStore]);
         let sync = registry.get(SlotId::Sync).unwrap();
-        sync.on_enqueued();
-        sync.on_enqueued();
-        sync.on_dequeued();
+        sync.set_depth_probe(Box::new(|| 1));
         sync.on_message(Duration::from_millis(5));
         let text = registry.render_prometheus();
         assert!(text.contains("weft_subsystem_mailbox_depth{subsystem=\"sync\"} 1\n"), "{text}");

@@ -458,7 +458,7 @@ impl OverseerHandle {
         let packet = MessagePacket { sender_signals: self.signals_sent.load(Ordering::SeqCst), message };
         match self.routes.get().and_then(|r| r.get(&packet.message.slot())) {
             Some(Route::Actor(mailbox)) => match mailbox.messages.send(packet).await {
-                Ok(()) => mailbox.metrics.on_enqueued(),
+                Ok(()) => {}
                 Err(_) => tracing::debug!("target subsystem stopped; message dropped"),
             },
             Some(Route::Capture(tx)) => {

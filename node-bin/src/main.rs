@@ -4,6 +4,7 @@
 //! owns no protocol logic. Errors reach the user as one line on stderr and a
 //! non-zero exit code.
 
+mod build_spec;
 mod chain_info;
 mod overseer_cmd;
 mod runtime_cmd;
@@ -28,7 +29,10 @@ enum Command {
     /// Print what a chain spec defines: identity, genesis hash and state root,
     /// genesis runtime version, light-sync checkpoint; one JSON object on stdout.
     ChainInfo(chain_info::ChainInfoArgs),
-    /// Inspect runtime Wasm blobs.
+    /// Build a chain spec from a runtime through its GenesisBuilder API
+    /// (preset merged into the default config; `--raw` writes the storage).
+    BuildSpec(build_spec::BuildSpecArgs),
+    /// Inspect runtime Wasm blobs and call runtime functions.
     #[command(subcommand)]
     Runtime(runtime_cmd::RuntimeCommand),
     /// Inspect the overseer.
@@ -58,6 +62,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     init_logging(config.log.as_deref());
     match cli.command {
         Command::ChainInfo(args) => chain_info::run(args, &config),
+        Command::BuildSpec(args) => build_spec::run(args),
         Command::Runtime(command) => runtime_cmd::run(command),
         Command::Overseer(command) => overseer_cmd::overseer(command),
         Command::Sim(command) => overseer_cmd::sim(command),

@@ -16,9 +16,20 @@
 //! caller's choice (default V0). It never executes the runtime.
 //!
 //! Non-raw specs (`runtime`, `runtimeGenesis` with a genesis config or patch) need
-//! the runtime's `GenesisBuilder` API and are rejected here with a clear error.
+//! the runtime's `GenesisBuilder` API: [`ChainSpec::from_json_bytes`] rejects
+//! them with a clear error, and [`ChainSpec::runtime_genesis_from_json_bytes`]
+//! hands out a `runtimeGenesis` spec's code and JSON for the caller to build
+//! (`weft build-spec --chain <spec> --raw` does).
+//!
+//! Specs are written in the reference node's layout by [`write_spec`] (raw
+//! or `runtimeGenesis` genesis).
+//!
 //! Input is untrusted: every failure is an error naming the offending field,
 //! never a panic, and files are bounded by [`MAX_SPEC_SIZE`].
+
+mod writer;
+
+pub use writer::{spec_to_string, write_spec, RuntimeGenesisKind, SpecGenesis, SpecHeader};
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -54,7 +65,9 @@ pub enum ChainSpecError {
     BadHex { field: String, value: String, reason: String },
     #[error("chain spec has no genesis: expected `genesis.raw` or `genesis.stateRootHash`")]
     NoGenesis,
-    #[error("chain spec genesis is in the `{0}` form, not raw; convert it with `build-spec --raw` (GenesisBuilder support comes with the runtime executor)")]
+    #[error(
+        "chain spec genesis is in the `{0}` form, not raw; convert it with `weft build-spec --chain <spec> --raw`"
+    )]
     NotRaw(String),
     #[error("cannot read the genesis runtime's version: {0}")]
     RuntimeVersion(#[from] weft_runtime_blob::BlobError),
@@ -195,7 +208,33 @@ struct LightSyncStateJson {
     grandpa_authority_set: String,
 }
 
+#[derive(Deserialize)]
+struct RuntimeGenesisJson<'a> {
+    code: String,
+    #[serde(default, borrow)]
+    patch: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    config: Option<&'a RawValue>,
+}
+
 // ---- helpers -----------------------------------------------------------------
+
+/// Reads a chain spec file (bounded by [`MAX_SPEC_SIZE`]).
+pub fn read_spec_file(path: &std::path::Path) -> Result<Vec<u8>, ChainSpecError> {
+    let io_err = |source| ChainSpecError::Io { path: path.display().to_string(), source };
+    let size = std::fs::metadata(path).map_err(io_err)?.len();
+    if size > MAX_SPEC_SIZE as u64 {
+        return Err(ChainSpecError::TooLarge { size: size as usize, limit: MAX_SPEC_SIZE });
+    }
+    std::fs::read(path).map_err(io_err)
+}
+
+fn parse_spec_json(bytes: &[u8]) -> Result<SpecJson<'_>, ChainSpecError> {
+    if bytes.len() > MAX_SPEC_SIZE {
+        return Err(ChainSpecError::TooLarge { size: bytes.len(), limit: MAX_SPEC_SIZE });
+    }
+    serde_json::from_slice(bytes).map_err(|e| ChainSpecError::Json(e.to_string()))
+}
 
 fn short(value: &str) -> String {
     if value.len() > 24 {
@@ -281,22 +320,13 @@ fn parse_raw(raw: &RawValue) -> Result<GenesisStorage, ChainSpecError> {
 impl ChainSpec {
     /// Reads and parses a chain spec file.
     pub fn from_file(path: &std::path::Path) -> Result<Self, ChainSpecError> {
-        let io_err = |source| ChainSpecError::Io { path: path.display().to_string(), source };
-        let size = std::fs::metadata(path).map_err(io_err)?.len();
-        if size > MAX_SPEC_SIZE as u64 {
-            return Err(ChainSpecError::TooLarge { size: size as usize, limit: MAX_SPEC_SIZE });
-        }
-        let bytes = std::fs::read(path).map_err(io_err)?;
-        Self::from_json_bytes(&bytes)
+        Self::from_json_bytes(&read_spec_file(path)?)
     }
 
     /// Parses a chain spec from JSON bytes.
     pub fn from_json_bytes(bytes: &[u8]) -> Result<Self, ChainSpecError> {
-        if bytes.len() > MAX_SPEC_SIZE {
-            return Err(ChainSpecError::TooLarge { size: bytes.len(), limit: MAX_SPEC_SIZE });
-        }
-        let json: SpecJson<'_> = serde_json::from_slice(bytes).map_err(|e| ChainSpecError::Json(e.to_string()))?;
-        let genesis_json = json.genesis.ok_or(ChainSpecError::NoGenesis)?;
+        let mut json = parse_spec_json(bytes)?;
+        let genesis_json = json.genesis.take().ok_or(ChainSpecError::NoGenesis)?;
         let genesis = if let Some(raw) = genesis_json.raw {
             Genesis::Raw(parse_raw(raw)?)
         } else if let Some(root) = &genesis_json.state_root_hash {
@@ -308,7 +338,71 @@ impl ChainSpec {
         } else {
             return Err(ChainSpecError::NoGenesis);
         };
+        Self::with_genesis(json, genesis)
+    }
 
+    /// Parses a non-raw chain spec, whose genesis is the runtime's genesis
+    /// JSON (`genesis.runtimeGenesis` with `code` and a `patch` or a `config`),
+    /// into the rest of the spec and that genesis, for building through the
+    /// runtime's GenesisBuilder API.
+    pub fn runtime_genesis_from_json_bytes(bytes: &[u8]) -> Result<(SpecHeader, RuntimeGenesis), ChainSpecError> {
+        let mut json = parse_spec_json(bytes)?;
+        let genesis_json = json.genesis.take().ok_or(ChainSpecError::NoGenesis)?;
+        let Some(runtime_genesis) = genesis_json.runtime_genesis else {
+            let form = if genesis_json.raw.is_some() {
+                "raw"
+            } else if genesis_json.state_root_hash.is_some() {
+                "stateRootHash"
+            } else if genesis_json.runtime.is_some() {
+                "runtime"
+            } else {
+                return Err(ChainSpecError::NoGenesis);
+            };
+            return Err(ChainSpecError::BadField {
+                field: "genesis".into(),
+                reason: format!("expected the `runtimeGenesis` form, found `{form}`"),
+            });
+        };
+        let inner: RuntimeGenesisJson<'_> = serde_json::from_str(runtime_genesis.get())
+            .map_err(|e| ChainSpecError::Json(format!("in `genesis.runtimeGenesis`: {e}")))?;
+        let (kind, json_value) = match (inner.patch, inner.config) {
+            (Some(patch), None) => (RuntimeGenesisKind::Patch, patch),
+            (None, Some(config)) => (RuntimeGenesisKind::Config, config),
+            _ => {
+                return Err(ChainSpecError::BadField {
+                    field: "genesis.runtimeGenesis".into(),
+                    reason: "expected exactly one of `patch` and `config`".into(),
+                })
+            }
+        };
+        let genesis = RuntimeGenesis {
+            code: decode_hex("genesis.runtimeGenesis.code", &inner.code)?,
+            kind,
+            json: json_value.get().to_string(),
+        };
+        // The genesis field of the returned header is not used.
+        let spec = Self::with_genesis(json, Genesis::StateRootHash([0; 32]))?;
+        Ok((spec.header(), genesis))
+    }
+
+    /// The fields of this spec other than its genesis, for writing it.
+    pub fn header(&self) -> SpecHeader {
+        SpecHeader {
+            name: self.name.clone(),
+            id: self.id.clone(),
+            chain_type: self.chain_type.clone().unwrap_or_else(|| "Live".into()),
+            boot_nodes: self.boot_nodes.clone(),
+            telemetry_endpoints: Some(self.telemetry_endpoints.clone()).filter(|t| !t.is_empty()),
+            protocol_id: self.protocol_id.clone(),
+            fork_id: self.fork_id.clone(),
+            properties: Some(self.properties.clone()).filter(|p| !p.is_empty()),
+            relay_chain: self.relay_chain.clone(),
+            para_id: self.para_id,
+            code_substitutes: self.code_substitutes.clone(),
+        }
+    }
+
+    fn with_genesis(json: SpecJson<'_>, genesis: Genesis) -> Result<Self, ChainSpecError> {
         let mut code_substitutes = BTreeMap::new();
         for (number, code) in json.code_substitutes.iter().flatten() {
             let n: u64 = number.parse().map_err(|_| ChainSpecError::BadField {
@@ -441,6 +535,17 @@ pub fn genesis_header(state_root: [u8; 32]) -> Header {
         extrinsics_root: H256::new(weft_trie::EMPTY_TRIE_ROOT),
         digest: Digest::default(),
     }
+}
+
+/// The genesis of a non-raw spec (`genesis.runtimeGenesis`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeGenesis {
+    /// The runtime code (becomes `:code`).
+    pub code: Vec<u8>,
+    /// Whether `json` is a patch to the runtime's default config or a full config.
+    pub kind: RuntimeGenesisKind,
+    /// The JSON text, as written in the spec.
+    pub json: String,
 }
 
 /// What [`ChainSpec::build_genesis`] computed.

@@ -114,6 +114,77 @@ pub(crate) fn set_defined_memory_pages(
     Ok(None)
 }
 
+/// Where a module's initial memory contents lie, for resetting a pooled instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DataLayout {
+    /// End of the highest active data segment: memory past it starts zeroed.
+    pub(crate) image_end: u64,
+    /// Whether the module has a start function (which may write anywhere at
+    /// instantiation, so its instances are not pooled).
+    pub(crate) has_start: bool,
+}
+
+const START_SECTION_ID: u8 = 8;
+const DATA_SECTION_ID: u8 = 11;
+
+/// Reads the data and start sections. `None` when a data segment is not of the
+/// plain `i32.const` form (the instance is then not pooled).
+pub(crate) fn data_layout(wasm: &[u8]) -> Option<DataLayout> {
+    let mut layout = DataLayout { image_end: 0, has_start: false };
+    let mut pos = 8;
+    while pos < wasm.len() {
+        let id = wasm[pos];
+        pos += 1;
+        let size = read_leb_u32(wasm, &mut pos)? as usize;
+        let body = wasm.get(pos..pos.checked_add(size)?)?;
+        pos += size;
+        match id {
+            START_SECTION_ID => layout.has_start = true,
+            DATA_SECTION_ID => {
+                let mut p = 0;
+                let count = read_leb_u32(body, &mut p)?;
+                for _ in 0..count {
+                    // Only active segments of memory 0 with an `i32.const` offset.
+                    if read_leb_u32(body, &mut p)? != 0 || *body.get(p)? != 0x41 {
+                        return None;
+                    }
+                    p += 1;
+                    let offset = read_sleb_i32(body, &mut p)? as u32;
+                    if *body.get(p)? != 0x0b {
+                        return None;
+                    }
+                    p += 1;
+                    let len = read_leb_u32(body, &mut p)?;
+                    p = p.checked_add(len as usize).filter(|&end| end <= body.len())?;
+                    layout.image_end = layout.image_end.max(u64::from(offset) + u64::from(len));
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(layout)
+}
+
+fn read_sleb_i32(bytes: &[u8], pos: &mut usize) -> Option<i32> {
+    let mut result: i64 = 0;
+    let mut shift = 0;
+    loop {
+        let byte = *bytes.get(*pos)?;
+        *pos += 1;
+        result |= i64::from(byte & 0x7f) << shift;
+        shift += 7;
+        if byte & 0x80 == 0 {
+            if shift < 64 && byte & 0x40 != 0 {
+                result |= -1i64 << shift;
+            }
+            return i32::try_from(result).ok();
+        }
+        if shift >= 35 {
+            return None;
+        }
+    }
+}
+
 fn read_leb_u32(bytes: &[u8], pos: &mut usize) -> Option<u32> {
     let mut result: u64 = 0;
     for shift in 0..5 {
@@ -156,6 +227,19 @@ mod tests {
         assert!(matches!(wasm_from_code(b"hello world"), Err(ExecutorError::NotWasm)));
         assert!(matches!(wasm_from_code(b""), Err(ExecutorError::NotWasm)));
         assert!(wasm_from_code(b"\0asm\x01\0\0\0").is_ok());
+    }
+
+    #[test]
+    fn data_layout_finds_the_image_end() {
+        let wasm = wat::parse_str(
+            r#"(module (memory 2) (data (i32.const 16) "abc") (data (i32.const 70000) "xy") (func $s) (start $s))"#,
+        )
+        .unwrap();
+        assert_eq!(data_layout(&wasm), Some(DataLayout { image_end: 70002, has_start: true }));
+        let wasm = wat::parse_str(r#"(module (memory 1) (data (i32.const -1) "a"))"#).unwrap();
+        assert_eq!(data_layout(&wasm).unwrap().image_end, 1u64 << 32);
+        let wasm = wat::parse_str(r#"(module (memory 1))"#).unwrap();
+        assert_eq!(data_layout(&wasm), Some(DataLayout { image_end: 0, has_start: false }));
     }
 
     #[test]

@@ -21,11 +21,35 @@
 //! * the runtime version ([`runtime_version`]): the custom sections, or a
 //!   `Core_version` call when they are absent.
 //!
-//! **Call model.** Every call runs on a fresh instance (a new memory,
+//! **Call model.** Every call starts from the module's initial state (memory,
 //! globals and data segments), so no state leaks from one call to the next,
-//! as in Substrate. For now that is done by instantiating the compiled module
-//! anew for each call; pooling and copy-on-write reset come later, as do the
-//! compiled-module cache and the subsystem around the executor.
+//! as in Substrate. Instances are pooled per module and reset between calls
+//! (pages past the data image dropped with `madvise`, the image mapped back
+//! copy-on-write from a sealed memfd, mutable globals restored; see
+//! `src/pool.rs`), or instantiated anew when pooling is off or impossible.
+//!
+//! **Cache.** [`Executor::compile`] keeps one compiled module per code hash
+//! (blake2-256 of the code as stored, and the heap pages) in memory, and with
+//! [`ExecutorConfig::cache_path`] on disk as
+//! `<base>/wasm-cache/<hash>-<engine version>-<settings>.bin` (wasmer's
+//! serialized module behind a checksummed header): a second executor with the
+//! same base path loads instead of compiling; a corrupt or foreign file is
+//! deleted and the code compiled again. [`Executor::cache_stats`] counts hits.
+//!
+//! **Limits and PVF mode.** [`ExecutorConfig`] can bound every call with fuel
+//! (one point per Wasm operator, deterministic), a wall-clock timeout (a
+//! watchdog thread exhausts the call's fuel) and a deterministic call-depth
+//! limit, all compiled into the code by a wasmer middleware (see
+//! `src/limits.rs`). [`ExecutorConfig::pvf`] is the parachain-validation setup:
+//! only the host functions polkadot-sdk gives a PVF ([`HostFunctionSet::Pvf`];
+//! storage, offchain and keystore functions trap with
+//! [`HostError::NotAllowed`]), NaN canonicalisation, a heap growing up to
+//! [`PVF_MAX_MEMORY_PAGES`], a call-depth limit and a 2 s timeout; compile
+//! with [`Executor::compile_pvf`] and call [`RuntimeModule::validate_block`].
+//! Running out of fuel, time or depth are errors of their own
+//! ([`ExecutorError::OutOfFuel`], [`ExecutorError::Timeout`],
+//! [`ExecutorError::CallDepthExceeded`]); like every other fault they leave
+//! the module usable for later calls.
 //!
 //! **Storage.** [`RuntimeModule::call_on_state`] runs a call on a state and
 //! returns its output with the [`StorageChanges`] it made (main and child
@@ -54,21 +78,34 @@
 
 pub mod allocator;
 pub mod blob;
+mod cache;
 pub mod engine;
 pub mod externalities;
+pub mod genesis_builder;
 pub mod host;
+mod limits;
 pub mod overlay;
+mod pool;
+pub mod subsystem;
 
 pub use allocator::{AllocatorError, FreeingBumpAllocator, HeapMemory};
 pub use blob::{heap_pages_from_storage, wasm_from_code, DEFAULT_HEAP_PAGES};
-pub use engine::{CallOutcome, Executor, ExecutorConfig, RuntimeModule};
+pub use cache::CacheStats;
+pub use engine::{
+    CallOutcome, CallTimings, Executor, ExecutorConfig, HostFunctionSet, RuntimeModule, ENGINE_VERSION,
+    PVF_DEFAULT_MAX_CALL_DEPTH, PVF_DEFAULT_TIMEOUT, PVF_MAX_MEMORY_PAGES, PVF_NATIVE_STACK_SIZE,
+};
 pub use externalities::{
     Externalities, KeyTypeId, Keystore, KeystoreError, OffchainContext, OffchainStorage, OffchainStorageKind,
 };
+pub use genesis_builder::{GenesisApi, GenesisBuilder, GenesisBuilderError, GenesisJson, GenesisState, PatchNulls};
 pub use host::HostError;
 pub use overlay::{
     ChangeMap, InMemoryBackend, OverlayedChanges, ProofBackend, RemovalResult, SharedState, StateBackend, StateError,
     StorageChanges,
+};
+pub use subsystem::{
+    code_from_state, CallMetrics, ExecutorMetrics, RuntimeExecutor, RuntimeExecutorConfig, StateProvider,
 };
 pub use weft_runtime_blob::{BlobError, RuntimeVersion};
 pub use weft_trie::StateVersion;
@@ -112,6 +149,15 @@ pub enum ExecutorError {
     Trap(String),
     #[error("runtime output (ptr {ptr:#x}, len {len}) lies outside its memory of {memory_size} bytes")]
     OutputOutOfBounds { ptr: u32, len: u32, memory_size: u64 },
+    /// The call executed more Wasm operators than its fuel allows.
+    #[error("runtime call ran out of fuel (limit {limit} Wasm operators)")]
+    OutOfFuel { limit: u64 },
+    /// The call ran longer than the executor's timeout and was stopped.
+    #[error("runtime call exceeded its time limit of {0:?} and was stopped")]
+    Timeout(std::time::Duration),
+    /// The call nested Wasm function calls deeper than allowed.
+    #[error("runtime call exceeded the call depth limit of {limit} frames")]
+    CallDepthExceeded { limit: u32 },
 }
 
 /// The version of runtime code as stored under `:code`: from its custom

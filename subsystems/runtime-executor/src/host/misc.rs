@@ -168,12 +168,12 @@ pub(super) fn print_hex(ctx: &mut Ctx<'_>, data: i64) -> Result<(), HostError> {
 /// empty state. `None` when the code cannot be read or the call fails.
 pub(super) fn runtime_version(ctx: &mut Ctx<'_>, code: i64) -> Result<i64, HostError> {
     let code = ctx.read_ps(code)?;
-    let engine = ctx.state.engine.clone();
-    let version = engine.and_then(|engine| version_of_code(engine, &code));
+    let executor = ctx.state.nested_executor.clone();
+    let version = version_of_code(executor, &code);
     ctx.return_encoded(&version)
 }
 
-fn version_of_code(engine: wasmer::Engine, code: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn version_of_code(executor: Option<crate::Executor>, code: &[u8]) -> Option<Vec<u8>> {
     let wasm = crate::blob::wasm_from_code(code).ok()?;
     match weft_runtime_blob::version_from_custom_sections(&wasm) {
         Ok(Some(version)) => {
@@ -189,8 +189,7 @@ fn version_of_code(engine: wasmer::Engine, code: &[u8]) -> Option<Vec<u8>> {
             Some(out)
         }
         Ok(None) => {
-            let executor = crate::Executor::from_engine(engine);
-            let module = executor.compile_wasm(&wasm, crate::DEFAULT_HEAP_PAGES).ok()?;
+            let module = executor?.compile_wasm(&wasm, crate::DEFAULT_HEAP_PAGES).ok()?;
             module.call("Core_version", &[]).ok()
         }
         Err(_) => None,

@@ -8,12 +8,15 @@
 //! Every function whose failure Substrate reports with a panic (bad pointers,
 //! undecodable arguments, a commit without a transaction, a missing offchain
 //! context...) traps the call here with a [`HostError`]. Imports the runtime
-//! asks for that are not in [`IMPLEMENTED`] are stubs that trap only if
+//! asks for that are not in `IMPLEMENTED` are stubs that trap only if
 //! called (for example the `keccak_256` trie roots and the sandbox).
 
 mod crypto;
 mod misc;
 mod storage;
+
+/// The SCALE `RuntimeVersion` of runtime code (custom sections, else `Core_version` with `executor`).
+pub(crate) use misc::version_of_code as encoded_version_of_code;
 
 use crate::allocator::{AllocatorError, FreeingBumpAllocator, HeapMemory};
 use crate::externalities::Externalities;
@@ -27,6 +30,10 @@ use wasmer::{AsStoreMut, AsStoreRef, Function, FunctionEnv, FunctionEnvMut, Memo
 pub enum HostError {
     #[error("host function `{0}` not implemented")]
     NotImplemented(String),
+    /// A host function the executor's [`crate::HostFunctionSet`] excludes
+    /// (for a PVF: storage, child storage, offchain, keystore...).
+    #[error("host function `{0}` is not available to parachain validation functions (no storage, offchain or keystore access)")]
+    NotAllowed(String),
     #[error("host function `{function}` failed: {error}")]
     Allocator { function: &'static str, error: AllocatorError },
     #[error("host function `{function}` accessed memory out of bounds (ptr {ptr:#x}, len {len})")]
@@ -64,8 +71,9 @@ pub(crate) struct HostState {
     pub(crate) transaction_base: usize,
     /// `Some(all_ok)` between `start_batch_verify` and `finish_batch_verify`.
     pub(crate) batch_verify: Option<bool>,
-    /// The engine, for `ext_misc_runtime_version` (which compiles other code).
-    pub(crate) engine: Option<wasmer::Engine>,
+    /// The executor `ext_misc_runtime_version` compiles other code with when
+    /// it has no version sections; `None` (PVFs): custom sections only.
+    pub(crate) nested_executor: Option<crate::Executor>,
 }
 
 /// The instance's linear memory seen through [`HeapMemory`].

@@ -18,6 +18,8 @@
 //!   ([`StorageProof`], [`VerifiedProof`]) including absence and `next_key` queries.
 //! - The "eager" proof format of `trie-db` used by the `ext_trie_*_verify_proof` host
 //!   functions ([`verify_proof`], [`verify_proof_items`], [`generate_eager_proof`]).
+//! - A trie stored as nodes in a content-addressed store ([`db`]): reads, `next_key`, proofs,
+//!   and updates that report the nodes created and released (the chain store's state).
 //! - An incremental in-memory trie ([`TrieMap`]) that caches the Merkle value of every node
 //!   and only re-hashes the paths touched since the last root calculation.
 
@@ -25,6 +27,7 @@
 #![warn(missing_docs)]
 
 mod codec;
+pub mod db;
 mod eager;
 mod encoder;
 pub mod nibbles;

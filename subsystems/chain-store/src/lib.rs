@@ -403,6 +403,19 @@ impl ChainStore {
         Ok(self.get(keys::AUX, &[key])?.map(|v| v.to_vec()))
     }
 
+    /// Writes auxiliary data outside of a block commit (`None` deletes).
+    pub fn put_aux(&self, entries: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (key, value) in entries {
+            match value {
+                Some(v) => batch.insert(keys::key(keys::AUX, &[key]), v.clone()),
+                None => batch.remove(keys::key(keys::AUX, &[key])),
+            }
+        }
+        self.inner.tree.apply_batch(batch)?;
+        Ok(())
+    }
+
     /// A read handle on the state of a block.
     pub fn state_at(&self, hash: &H256) -> Result<StateView, StoreError> {
         let info = self.block_info(hash)?.ok_or(StoreError::UnknownBlock(*hash))?;
@@ -433,12 +446,14 @@ impl ChainStore {
             }
             return Ok(hash);
         }
-        let mut changes = StorageChanges::default();
-        changes.main = top.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
-        changes.children = children
-            .iter()
-            .map(|(c, m)| (c.clone(), m.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()))
-            .collect();
+        let changes = StorageChanges {
+            main: top.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect(),
+            children: children
+                .iter()
+                .map(|(c, m)| (c.clone(), m.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()))
+                .collect(),
+            offchain_index: Default::default(),
+        };
         let view = self.state_with_root(EMPTY_TRIE_ROOT);
         let (root, updates) = view.updates_for(&changes, version)?;
         if root != header.state_root.to_bytes() {
@@ -483,9 +498,7 @@ impl ChainStore {
             let key = keys::key(keys::NODE, &[&hash]);
             let current = self.inner.tree.get(&key)?;
             let (count, bytes): (i64, Vec<u8>) = match &current {
-                Some(v) if v.len() >= 4 => {
-                    (i64::from(u32::from_le_bytes([v[0], v[1], v[2], v[3]])), v[4..].to_vec())
-                }
+                Some(v) if v.len() >= 4 => (i64::from(u32::from_le_bytes([v[0], v[1], v[2], v[3]])), v[4..].to_vec()),
                 Some(_) => return Err(corrupt("trie node entry shorter than its count")),
                 None => (0, nodes.bytes.remove(&hash).unwrap_or_default()),
             };
@@ -621,12 +634,7 @@ impl ChainStore {
     }
 
     /// Hash of the ancestor of `hash` (which is at height `at`) at height `number`.
-    fn ancestor_at(
-        &self,
-        mut hash: H256,
-        mut at: BlockNumber,
-        number: BlockNumber,
-    ) -> Result<H256, StoreError> {
+    fn ancestor_at(&self, mut hash: H256, mut at: BlockNumber, number: BlockNumber) -> Result<H256, StoreError> {
         while at > number {
             let info = self.block_info(&hash)?.ok_or_else(|| corrupt(format!("missing ancestor {hash}")))?;
             hash = info.parent;
@@ -748,11 +756,7 @@ impl ChainStore {
     /// canonicalizes and prunes accordingly. The block must descend from the finalized
     /// block; if it is not on the best chain, it becomes the best block's ancestor by
     /// making its best descendant the best block.
-    pub fn finalize(
-        &self,
-        hash: &H256,
-        justification: Option<([u8; 4], Vec<u8>)>,
-    ) -> Result<(), StoreError> {
+    pub fn finalize(&self, hash: &H256, justification: Option<([u8; 4], Vec<u8>)>) -> Result<(), StoreError> {
         let info = self.block_info(hash)?.ok_or(StoreError::UnknownBlock(*hash))?;
         let (finalized_number, finalized_hash) = self.finalized()?;
         if info.number <= finalized_number {
@@ -855,6 +859,9 @@ impl ChainStore {
     }
 }
 
+/// A storage key and its value.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
 /// A read handle on one state of the store (one state root). Implements the executor's
 /// [`StateBackend`]: runtime calls read the store directly, one trie walk per key.
 #[derive(Clone)]
@@ -914,7 +921,7 @@ impl StateView {
     }
 
     /// Every key/value pair of the main trie with keys `>= start`, at most `limit`.
-    pub fn pairs(&self, start: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, TrieDbError> {
+    pub fn pairs(&self, start: &[u8], limit: usize) -> Result<Vec<KeyValue>, TrieDbError> {
         let mut out = Vec::new();
         let mut key = start.to_vec();
         if let Some(v) = self.get(&key)? {
@@ -939,8 +946,12 @@ impl StateView {
         let mut child_roots = Vec::with_capacity(changes.children.len());
         for (child_key, delta) in &changes.children {
             let root = self.child_root(child_key)?;
-            let update =
-                weft_trie::db::apply_delta(self, &root, delta.iter().map(|(k, v)| (k.as_slice(), v.as_deref())), version)?;
+            let update = weft_trie::db::apply_delta(
+                self,
+                &root,
+                delta.iter().map(|(k, v)| (k.as_slice(), v.as_deref())),
+                version,
+            )?;
             child_roots.push((child_storage_key(child_key), (update.root != EMPTY_TRIE_ROOT).then_some(update.root)));
             updates.push(update);
         }

@@ -25,6 +25,9 @@ pub struct Externalities {
     /// Present for offchain calls only: the `ext_offchain_*` functions (other
     /// than the offchain index) trap without it.
     pub offchain: Option<OffchainContext>,
+    /// The last message the runtime logged at error level (a panicking runtime
+    /// logs its panic message this way before trapping), for error reports.
+    pub last_error_log: Option<String>,
 }
 
 impl Default for Externalities {
@@ -46,7 +49,13 @@ impl Externalities {
     /// Externalities over `state`, with an empty overlay, an empty keystore and
     /// no offchain context.
     pub fn new(state: SharedState) -> Self {
-        Externalities { state, overlay: OverlayedChanges::new(), keystore: Keystore::default(), offchain: None }
+        Externalities {
+            state,
+            overlay: OverlayedChanges::new(),
+            keystore: Keystore::default(),
+            offchain: None,
+            last_error_log: None,
+        }
     }
 
     /// Uses `keystore` for the crypto functions.

@@ -24,6 +24,9 @@ pub(super) fn log(ctx: &mut Ctx<'_>, level: i32, target: i64, message: i64) -> R
     let message = ctx.read_ps(message)?;
     let target = String::from_utf8_lossy(&target);
     let message = String::from_utf8_lossy(&message);
+    if level == 0 {
+        ctx.ext().last_error_log = Some(message.chars().take(1024).collect());
+    }
     match level {
         0 => tracing::error!(target: "runtime", runtime_target = %target, "{message}"),
         1 => tracing::warn!(target: "runtime", runtime_target = %target, "{message}"),

@@ -416,7 +416,13 @@ impl<S: NodeStore + ?Sized> Updater<'_, S> {
         }
     }
 
-    fn insert(&mut self, slot: &mut Option<Slot>, key: &[u8], value: &[u8], is_root: bool) -> Result<bool, TrieDbError> {
+    fn insert(
+        &mut self,
+        slot: &mut Option<Slot>,
+        key: &[u8],
+        value: &[u8],
+        is_root: bool,
+    ) -> Result<bool, TrieDbError> {
         let Some(existing) = slot else {
             *slot = Some(Slot::Loaded(Box::new(MemNode::leaf(key.to_vec(), value.to_vec()))));
             return Ok(true);

@@ -5,6 +5,7 @@
 //! non-zero exit code.
 
 mod build_spec;
+mod chain_cmd;
 mod chain_info;
 mod overseer_cmd;
 mod runtime_cmd;
@@ -44,6 +45,16 @@ enum Command {
     /// Start the node's overseer with every slot filled as configured
     /// (`[subsystems.<slot>]` in the config file; unbuilt slots are `dummy`).
     Run(overseer_cmd::RunArgs),
+    /// Import blocks from a JSON file into the chain database: each block is verified
+    /// (BABE, GRANDPA), executed and its state root checked; the last stdout line is a
+    /// JSON summary.
+    ImportBlocks(chain_cmd::ImportArgs),
+    /// Export blocks of the best chain to a JSON file that `import-blocks` reads.
+    ExportBlocks(chain_cmd::ExportArgs),
+    /// Re-execute a stored block on its parent's state and check its state root.
+    CheckBlock(chain_cmd::CheckArgs),
+    /// Delete a chain's database.
+    PurgeChain(chain_cmd::PurgeArgs),
 }
 
 fn init_logging(filter: Option<&str>) {
@@ -67,6 +78,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Overseer(command) => overseer_cmd::overseer(command),
         Command::Sim(command) => overseer_cmd::sim(command),
         Command::Run(args) => overseer_cmd::run(args, &config),
+        Command::ImportBlocks(args) => chain_cmd::import_blocks(args),
+        Command::ExportBlocks(args) => chain_cmd::export_blocks(args),
+        Command::CheckBlock(args) => chain_cmd::check_block(args),
+        Command::PurgeChain(args) => chain_cmd::purge_chain(args),
     }
 }
 

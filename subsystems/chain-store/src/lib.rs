@@ -276,7 +276,7 @@ impl NodeDelta {
 impl ChainStore {
     /// Opens (or creates) the store at `path`.
     pub fn open(path: &Path, config: StoreConfig) -> Result<Self, StoreError> {
-        let db = sled::Config::new().path(path).cache_capacity(64 * 1024 * 1024).flush_every_ms(Some(500)).open()?;
+        let db = sled::Config::new().path(path).cache_capacity(16 * 1024 * 1024).flush_every_ms(Some(500)).open()?;
         let tree = db.open_tree("chain")?;
         let store = ChainStore { inner: Arc::new(Inner { db, tree }), config };
         match store.meta(keys::SCHEMA)? {
@@ -826,6 +826,26 @@ impl ChainStore {
         stats.blocks = self.inner.tree.scan_prefix([keys::INFO]).count() as u64;
         stats.disk_bytes = self.inner.db.size_on_disk()?;
         Ok(stats)
+    }
+
+    /// Walks the whole state of a block and checks that every stored node hashes to the
+    /// hash it is stored under (so that the state root commits to everything read).
+    /// Returns the number of nodes checked.
+    pub fn verify_state(&self, hash: &H256) -> Result<usize, StoreError> {
+        let view = self.state_at(hash)?;
+        let root = view.root();
+        let mut count = 0usize;
+        let mut bad = None;
+        weft_trie::db::for_each_stored_node(&view, &root, &mut |h, bytes| {
+            count += 1;
+            if bad.is_none() && weft_trie::blake2_256(bytes) != *h {
+                bad = Some(*h);
+            }
+        })?;
+        if let Some(h) = bad {
+            return Err(corrupt(format!("trie node stored under {} does not hash to it", H256(h))));
+        }
+        Ok(count)
     }
 
     /// Checks the reference counts against the states the store keeps (every non-pruned

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use weft_block::H256;
 use weft_block_import::blocks_file::{BlocksFile, FileBlock};
-use weft_block_import::{initialize_from_spec, ImportError, Importer};
+use weft_block_import::{initialize_from_snapshot, initialize_from_spec, ImportError, Importer};
 use weft_chain_spec::ChainSpec;
 use weft_chain_store::{ChainStore, StatePruning, StoreConfig};
 use weft_runtime_executor::{Executor, ExecutorConfig};
@@ -48,6 +48,12 @@ impl ChainArgs {
     }
 
     fn open(&self) -> anyhow::Result<(Chain, Importer)> {
+        self.open_with(None)
+    }
+
+    /// Opens the database; an empty one starts from the genesis, or from `snapshot` (the
+    /// first block to import and the state of its parent).
+    fn open_with(&self, snapshot: Option<(&weft_block::Header, &Snapshot)>) -> anyhow::Result<(Chain, Importer)> {
         let chain = self.resolve()?;
         std::fs::create_dir_all(&chain.dir).with_context(|| format!("creating {}", chain.dir.display()))?;
         let store = ChainStore::open(
@@ -57,6 +63,10 @@ impl ChainArgs {
         .with_context(|| format!("opening the database in {}", chain.dir.display()))?;
         let executor =
             Executor::new(ExecutorConfig { cache_path: Some(chain.dir.join("wasm-cache")), ..Default::default() });
+        if let Some((first, pairs)) = snapshot {
+            let root = initialize_from_snapshot(&store, &executor, &chain.spec, first, pairs)?;
+            tracing::info!(state_root = %root, parent = %first.parent_hash, "state snapshot loaded");
+        }
         let genesis = initialize_from_spec(&store, &executor, &chain.spec)?;
         tracing::info!(chain = %chain.spec.id, %genesis, path = %chain.dir.display(), "database open");
         let importer = Importer::new(store, executor)?;
@@ -76,9 +86,36 @@ fn default_base_path() -> anyhow::Result<PathBuf> {
 pub struct ImportArgs {
     #[command(flatten)]
     chain: ChainArgs,
+    /// Start an empty database from a state snapshot (`state_getPairs` JSON:
+    /// `{"result": [[key, value], ...]}`) of the parent of the file's first block; the
+    /// first block's execution on it must reproduce its state root.
+    #[arg(long, value_name = "PAIRS")]
+    state: Option<PathBuf>,
     /// The blocks to import (JSON: `{"blocks": [{"header_hex", "body_extrinsics_hex"}, ...]}`).
     #[arg(value_name = "BLOCKS")]
     blocks: PathBuf,
+}
+
+type Snapshot = std::collections::BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// Reads `state_getPairs` JSON: `{"result": [[key, value], ...]}` or the bare list.
+fn read_pairs(path: &Path) -> anyhow::Result<Snapshot> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let json: serde_json::Value =
+        serde_json::from_slice(&bytes).with_context(|| format!("{} is not JSON", path.display()))?;
+    let list = json.get("result").unwrap_or(&json).as_array().with_context(|| {
+        format!("{}: expected {{\"result\": [[key, value], ...]}}", path.display())
+    })?;
+    let mut pairs = Snapshot::new();
+    for (i, item) in list.iter().enumerate() {
+        let pair = item.as_array().filter(|a| a.len() == 2).with_context(|| format!("pair {i} is not [key, value]"))?;
+        let field = |v: &serde_json::Value| -> anyhow::Result<Vec<u8>> {
+            let text = v.as_str().with_context(|| format!("pair {i}: not a hex string"))?;
+            hex::decode(text.trim_start_matches("0x")).with_context(|| format!("pair {i}: bad hex"))
+        };
+        pairs.insert(field(&pair[0])?, field(&pair[1])?);
+    }
+    Ok(pairs)
 }
 
 #[derive(Debug, Args)]
@@ -122,7 +159,12 @@ pub fn import_blocks(args: ImportArgs) -> anyhow::Result<()> {
     let start = Instant::now();
     let file = BlocksFile::read(&args.blocks).map_err(anyhow::Error::msg)?;
     let blocks = file.decode().map_err(anyhow::Error::msg)?;
-    let (_, mut importer) = args.chain.open()?;
+    let snapshot = args.state.as_deref().map(read_pairs).transpose()?;
+    let (_, mut importer) = match (&snapshot, blocks.first()) {
+        (Some(pairs), Some((first, _))) => args.chain.open_with(Some((&first.header, pairs)))?,
+        (Some(_), None) => bail!("--state needs at least one block to import"),
+        (None, _) => args.chain.open()?,
+    };
     let setup = start.elapsed();
     let import_start = Instant::now();
     let (mut imported, mut known, mut finalized) = (0u64, 0u64, 0u64);

@@ -187,3 +187,60 @@ fn survives_kill_9_at_random_moments() {
     assert!(mid_import >= 5, "too few kills landed mid-import: {best_seen:?}");
     let _ = Duration::ZERO;
 }
+
+#[test]
+fn import_from_a_state_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(blocks()).unwrap();
+    let file: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let all = file["blocks"].as_array().unwrap();
+    let write = |name: &str, range: std::ops::Range<usize>| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, serde_json::to_vec(&serde_json::json!({"blocks": all[range].to_vec()})).unwrap()).unwrap();
+        path.display().to_string()
+    };
+    let first_half = write("1-128.json", 0..128);
+    let second_half = write("129-256.json", 128..256);
+    let a = dir.path().join("a");
+    assert_eq!(import(&a, &first_half)["best_number"], 128);
+    // The state of #128 as `state_getPairs` output.
+    let pairs = {
+        let store = ChainStore::open(&a.join("chains/westend2/db"), StoreConfig::default()).unwrap();
+        let (_, hash) = store.best().unwrap();
+        let view = store.state_at(&hash).unwrap();
+        let pairs: Vec<[String; 2]> = view
+            .pairs(b"", usize::MAX)
+            .unwrap()
+            .into_iter()
+            .map(|(k, v)| [format!("0x{}", hex::encode(k)), format!("0x{}", hex::encode(v))])
+            .collect();
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "result": pairs})
+    };
+    let pairs_path = dir.path().join("pairs-128.json");
+    std::fs::write(&pairs_path, serde_json::to_vec(&pairs).unwrap()).unwrap();
+    let b = dir.path().join("b");
+    let out = weft(&[
+        "import-blocks", "--chain", &spec(), "--base-path", b.to_str().unwrap(), "--state",
+        pairs_path.to_str().unwrap(), &second_half,
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary = last_json(&out);
+    assert_eq!(summary["imported"], 128);
+    assert_eq!(summary["best_hash"], WESTEND_256);
+    println!("from the #128 snapshot ({} pairs): {summary}", pairs["result"].as_array().unwrap().len());
+
+    // A snapshot with one value changed is refused at the first block.
+    let mut bad = pairs.clone();
+    let entry = &mut bad["result"].as_array_mut().unwrap()[5][1];
+    *entry = serde_json::Value::String(format!("{}00", entry.as_str().unwrap()));
+    std::fs::write(&pairs_path, serde_json::to_vec(&bad).unwrap()).unwrap();
+    let c = dir.path().join("c");
+    let out = weft(&[
+        "import-blocks", "--chain", &spec(), "--base-path", c.to_str().unwrap(), "--state",
+        pairs_path.to_str().unwrap(), &second_half,
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("block #129"), "{stderr}");
+    assert_eq!(last_json(&out)["imported"], 0);
+}

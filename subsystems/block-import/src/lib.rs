@@ -209,37 +209,45 @@ impl Importer {
     /// authorities are read from the genesis state (`BabeApi_configuration`,
     /// `GrandpaApi_grandpa_authorities`) the first time, and kept in the store.
     pub fn new(store: ChainStore, executor: Executor) -> Result<Self, ImportError> {
-        let genesis = store.genesis_hash()?.ok_or(StoreError::NotInitialized)?;
+        store.genesis_hash()?.ok_or(StoreError::NotInitialized)?;
+        // The first block of the store: the genesis, or a state snapshot's block.
+        let (base_number, base) = store.finalized()?;
         let babe_genesis = match store.aux(AUX_BABE_GENESIS)? {
             Some(bytes) => BabeConfiguration::decode(&mut &bytes[..])
                 .map_err(|e| setup(format!("stored BABE configuration: {e}")))?,
             None => {
-                let state = store.state_at(&genesis)?;
+                let state = store.state_at(&base)?;
                 let runtime = load_runtime(&executor, &state).map_err(|e| setup(format!("genesis runtime: {e}")))?;
                 let babe_version = runtime.version.apis.iter().find(|(id, _)| *id == BABE_API_ID).map(|(_, v)| *v);
                 let output = call_on(&runtime, state.clone(), "BabeApi_configuration", &[])
-                    .map_err(|e| setup(format!("genesis BabeApi_configuration: {e}")))?;
+                    .map_err(|e| setup(format!("BabeApi_configuration: {e}")))?;
                 let config = match babe_version {
                     Some(1) => weft_block::babe::decode_configuration_v1(&output),
                     _ => weft_block::babe::decode_configuration(&output),
                 }
-                .map_err(|e| setup(format!("genesis BabeApi_configuration output: {e}")))?;
-                let authorities_output = call_on(&runtime, state, "GrandpaApi_grandpa_authorities", &[])
-                    .map_err(|e| setup(format!("genesis GrandpaApi_grandpa_authorities: {e}")))?;
+                .map_err(|e| setup(format!("BabeApi_configuration output: {e}")))?;
+                let authorities_output = call_on(&runtime, state.clone(), "GrandpaApi_grandpa_authorities", &[])
+                    .map_err(|e| setup(format!("GrandpaApi_grandpa_authorities: {e}")))?;
                 let authorities = AuthorityList::decode(&mut &authorities_output[..])
-                    .map_err(|e| setup(format!("genesis GRANDPA authorities: {e}")))?;
-                let grandpa =
-                    GrandpaState::genesis(authorities).map_err(|e| setup(format!("genesis GRANDPA set: {e}")))?;
-                store.put_aux(&[
-                    (AUX_BABE_GENESIS.to_vec(), Some(config.encode())),
-                    (aux_key(AUX_GRANDPA_PREFIX, &genesis), Some(grandpa.encode())),
-                ])?;
+                    .map_err(|e| setup(format!("GRANDPA authorities: {e}")))?;
+                let mut grandpa =
+                    GrandpaState::genesis(authorities).map_err(|e| setup(format!("GRANDPA set: {e}")))?;
+                let mut aux = vec![(AUX_BABE_GENESIS.to_vec(), Some(config.encode()))];
+                if base_number > 0 {
+                    // A snapshot: the epochs and the set id come from the pallets' storage.
+                    grandpa.set.set_id = storage_value::<u64>(&state, "Grandpa", "CurrentSetId")?.unwrap_or(0);
+                    let epochs = epoch_state_from_storage(&state, &config)?;
+                    aux.push((aux_key(AUX_BABE_PREFIX, &base), Some(epochs.encode())));
+                }
+                aux.push((aux_key(AUX_GRANDPA_PREFIX, &base), Some(grandpa.encode())));
+                store.put_aux(&aux)?;
                 tracing::info!(
                     slot_duration = config.slot_duration,
                     epoch_length = config.epoch_length,
                     babe_authorities = config.authorities.len(),
                     grandpa_authorities = grandpa.set.authorities.len(),
-                    "genesis consensus configuration read from the runtime"
+                    set_id = grandpa.set.set_id,
+                    "consensus configuration read from the runtime at #{base_number}"
                 );
                 config
             }
@@ -533,6 +541,56 @@ impl Importer {
     }
 }
 
+/// A storage value of a FRAME pallet (`twox128(pallet) ++ twox128(item)`).
+fn storage_value<T: Decode>(state: &StateView, pallet: &str, item: &str) -> Result<Option<T>, ImportError> {
+    let key = [weft_crypto::hashing::twox_128(pallet.as_bytes()), weft_crypto::hashing::twox_128(item.as_bytes())].concat();
+    match state.get(&key).map_err(|e| setup(format!("{pallet}.{item}: {e}")))? {
+        None => Ok(None),
+        Some(bytes) => {
+            T::decode(&mut &bytes[..]).map(Some).map_err(|e| setup(format!("{pallet}.{item} does not decode: {e}")))
+        }
+    }
+}
+
+/// The BABE epochs of a state snapshot's block, from the BABE pallet's storage
+/// (`EpochIndex`, `GenesisSlot`, `CurrentSlot`, `Authorities`, `Randomness`,
+/// `NextAuthorities`, `NextRandomness`, `EpochConfig`, `NextEpochConfig`), with the
+/// configuration's `c` and allowed slots where the pallet stores no epoch configuration.
+fn epoch_state_from_storage(state: &StateView, config: &BabeConfiguration) -> Result<EpochState, ImportError> {
+    use weft_block::babe::{BabeAuthority, BabeEpochConfiguration};
+    use weft_consensus::babe::Epoch;
+    let missing = |item: &str| setup(format!("the snapshot has no Babe.{item}: cannot verify BABE from it"));
+    let epoch_index = storage_value::<u64>(state, "Babe", "EpochIndex")?.unwrap_or(0);
+    let genesis_slot = storage_value::<u64>(state, "Babe", "GenesisSlot")?.ok_or_else(|| missing("GenesisSlot"))?;
+    let slot = storage_value::<u64>(state, "Babe", "CurrentSlot")?.ok_or_else(|| missing("CurrentSlot"))?;
+    let authorities =
+        storage_value::<Vec<BabeAuthority>>(state, "Babe", "Authorities")?.ok_or_else(|| missing("Authorities"))?;
+    let randomness = storage_value::<[u8; 32]>(state, "Babe", "Randomness")?.unwrap_or_default();
+    let next_authorities =
+        storage_value::<Vec<BabeAuthority>>(state, "Babe", "NextAuthorities")?.unwrap_or_else(|| authorities.clone());
+    let next_randomness = storage_value::<[u8; 32]>(state, "Babe", "NextRandomness")?.unwrap_or_default();
+    let epoch_config = storage_value::<BabeEpochConfiguration>(state, "Babe", "EpochConfig")?
+        .unwrap_or_else(|| config.epoch_configuration());
+    let next_config =
+        storage_value::<BabeEpochConfiguration>(state, "Babe", "NextEpochConfig")?.unwrap_or_else(|| epoch_config.clone());
+    let duration = config.epoch_length;
+    let start_slot = epoch_index
+        .checked_mul(duration)
+        .and_then(|s| s.checked_add(genesis_slot))
+        .ok_or_else(|| setup("BABE epoch start slot overflows"))?;
+    let current =
+        Epoch { epoch_index, start_slot, duration, authorities, randomness, config: epoch_config };
+    let next = Epoch {
+        epoch_index: epoch_index + 1,
+        start_slot: start_slot.saturating_add(duration),
+        duration,
+        authorities: next_authorities,
+        randomness: next_randomness,
+        config: next_config,
+    };
+    Ok(EpochState { slot, current, next })
+}
+
 /// The BABE facts of a header taken on trust (BABE verification turned off): the slot
 /// from the pre-digest, the parent's epochs, weight 0.
 fn unverified_babe(parent: Option<&EpochState>, header: &Header) -> Result<VerifiedBabe, BabeError> {
@@ -572,6 +630,33 @@ pub fn initialize_from_spec(
     let genesis = spec.build_genesis(state_version).map_err(|e| setup(format!("genesis: {e}")))?;
     let hash = store.initialize_genesis(&genesis.header, &storage.top, &storage.children_default, state_version)?;
     Ok(hash)
+}
+
+/// Starts an empty store from a state snapshot (`state_getPairs` key/value pairs of the
+/// main trie) of the parent of `first`, the first block to import: the parent becomes the
+/// store's first block. The snapshot is proved by importing `first`, whose execution on it
+/// must give `first`'s state root. BABE epochs and the GRANDPA set id are read from the
+/// snapshot's pallet storage; GRANDPA changes pending at the snapshot are not known.
+pub fn initialize_from_snapshot(
+    store: &ChainStore,
+    executor: &Executor,
+    spec: &weft_chain_spec::ChainSpec,
+    first: &Header,
+    pairs: &std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
+) -> Result<H256, ImportError> {
+    let number = first.number.checked_sub(1).ok_or_else(|| setup("a state snapshot cannot be the parent of genesis"))?;
+    let code = pairs.get(&b":code"[..]).ok_or_else(|| setup("the state snapshot has no `:code`"))?;
+    let version = executor.runtime_version(code).map_err(|e| setup(format!("snapshot runtime version: {e}")))?;
+    let state_version = if version.trie_state_version() == 0 { StateVersion::V0 } else { StateVersion::V1 };
+    let genesis_state_version = match spec.genesis_storage().and_then(|g| g.top.get(&b":code"[..])) {
+        Some(code) => executor.runtime_version(code).map(|v| v.trie_state_version()).unwrap_or(0),
+        None => 0,
+    };
+    let fallback = if genesis_state_version == 0 { StateVersion::V0 } else { StateVersion::V1 };
+    let genesis = spec.build_genesis(fallback).map_err(|e| setup(format!("genesis: {e}")))?.header.hash();
+    let root =
+        store.initialize_checkpoint(genesis, first.parent_hash, number, pairs, &Default::default(), state_version)?;
+    Ok(root)
 }
 
 /// Decodes a header and its body as given in files and messages (bounded decoders).

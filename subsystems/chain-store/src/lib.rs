@@ -489,6 +489,64 @@ impl ChainStore {
         Ok(hash)
     }
 
+    /// Starts an empty store from a trusted state snapshot instead of the genesis state:
+    /// the state (`top`, `children`) of block `hash` at `number`, whose header is not
+    /// known. The block becomes best, finalized and canonical, and nothing below it can be
+    /// read or imported. `genesis` is the chain's genesis hash (checked on reopening).
+    /// Returns the snapshot's state root; the caller checks it by importing the block's
+    /// child, whose execution on the snapshot must reproduce the child's state root.
+    pub fn initialize_checkpoint(
+        &self,
+        genesis: H256,
+        hash: H256,
+        number: BlockNumber,
+        top: &BTreeMap<Vec<u8>, Vec<u8>>,
+        children: &BTreeMap<Vec<u8>, BTreeMap<Vec<u8>, Vec<u8>>>,
+        version: StateVersion,
+    ) -> Result<H256, StoreError> {
+        if let Some(existing) = self.genesis_hash()? {
+            if existing != genesis {
+                return Err(StoreError::WrongGenesis { expected: genesis, found: existing });
+            }
+            if let Some(info) = self.block_info(&hash)? {
+                return Ok(info.state_root);
+            }
+            return Err(corrupt("a state snapshot can only start an empty database (purge it first)"));
+        }
+        let changes = StorageChanges {
+            main: top.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect(),
+            children: children
+                .iter()
+                .map(|(c, m)| (c.clone(), m.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()))
+                .collect(),
+            offchain_index: Default::default(),
+        };
+        let (root, updates) = self.state_with_root(EMPTY_TRIE_ROOT).updates_for(&changes, version)?;
+        let mut nodes = NodeDelta::default();
+        for update in updates {
+            for (h, bytes) in update.inserted {
+                nodes.insert(h, bytes);
+            }
+        }
+        let mut batch = sled::Batch::default();
+        self.write_nodes(&mut batch, nodes)?;
+        let info = BlockInfo { number, parent: H256::ZERO, state_root: H256(root), chain_weight: 0 };
+        let n = number.to_be_bytes();
+        batch.insert(keys::key(keys::INFO, &[hash.as_bytes()]), info.encode());
+        batch.insert(keys::key(keys::CANONICAL, &[&n]), hash.as_bytes().to_vec());
+        batch.insert(keys::key(keys::BY_NUMBER, &[&n, hash.as_bytes()]), Vec::new());
+        batch.insert(keys::key(keys::LEAF, &[hash.as_bytes()]), Vec::new());
+        batch.insert(keys::key(keys::META, &[keys::BEST]), (number, hash).encode());
+        batch.insert(keys::key(keys::META, &[keys::FINALIZED]), (number, hash).encode());
+        batch.insert(keys::key(keys::META, &[keys::CANON]), number.encode());
+        batch.insert(keys::key(keys::META, &[keys::PRUNED_BELOW]), number.encode());
+        batch.insert(keys::key(keys::META, &[keys::GENESIS]), genesis.as_bytes().to_vec());
+        self.inner.tree.apply_batch(batch)?;
+        self.inner.db.flush()?;
+        tracing::info!(number, %hash, state_root = %H256(root), keys = top.len(), "chain store: started from a state snapshot");
+        Ok(H256(root))
+    }
+
     /// Adds the reference-count changes of `nodes` to `batch`.
     fn write_nodes(&self, batch: &mut sled::Batch, mut nodes: NodeDelta) -> Result<(), StoreError> {
         for (hash, delta) in nodes.counts {

@@ -103,9 +103,11 @@ fn read_pairs(path: &Path) -> anyhow::Result<Snapshot> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let json: serde_json::Value =
         serde_json::from_slice(&bytes).with_context(|| format!("{} is not JSON", path.display()))?;
-    let list = json.get("result").unwrap_or(&json).as_array().with_context(|| {
-        format!("{}: expected {{\"result\": [[key, value], ...]}}", path.display())
-    })?;
+    let list = json
+        .get("result")
+        .unwrap_or(&json)
+        .as_array()
+        .with_context(|| format!("{}: expected {{\"result\": [[key, value], ...]}}", path.display()))?;
     let mut pairs = Snapshot::new();
     for (i, item) in list.iter().enumerate() {
         let pair = item.as_array().filter(|a| a.len() == 2).with_context(|| format!("pair {i} is not [key, value]"))?;

@@ -196,7 +196,8 @@ fn import_from_a_state_snapshot() {
     let all = file["blocks"].as_array().unwrap();
     let write = |name: &str, range: std::ops::Range<usize>| {
         let path = dir.path().join(name);
-        std::fs::write(&path, serde_json::to_vec(&serde_json::json!({"blocks": all[range].to_vec()})).unwrap()).unwrap();
+        std::fs::write(&path, serde_json::to_vec(&serde_json::json!({"blocks": all[range].to_vec()})).unwrap())
+            .unwrap();
         path.display().to_string()
     };
     let first_half = write("1-128.json", 0..128);
@@ -220,8 +221,14 @@ fn import_from_a_state_snapshot() {
     std::fs::write(&pairs_path, serde_json::to_vec(&pairs).unwrap()).unwrap();
     let b = dir.path().join("b");
     let out = weft(&[
-        "import-blocks", "--chain", &spec(), "--base-path", b.to_str().unwrap(), "--state",
-        pairs_path.to_str().unwrap(), &second_half,
+        "import-blocks",
+        "--chain",
+        &spec(),
+        "--base-path",
+        b.to_str().unwrap(),
+        "--state",
+        pairs_path.to_str().unwrap(),
+        &second_half,
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let summary = last_json(&out);
@@ -236,8 +243,14 @@ fn import_from_a_state_snapshot() {
     std::fs::write(&pairs_path, serde_json::to_vec(&bad).unwrap()).unwrap();
     let c = dir.path().join("c");
     let out = weft(&[
-        "import-blocks", "--chain", &spec(), "--base-path", c.to_str().unwrap(), "--state",
-        pairs_path.to_str().unwrap(), &second_half,
+        "import-blocks",
+        "--chain",
+        &spec(),
+        "--base-path",
+        c.to_str().unwrap(),
+        "--state",
+        pairs_path.to_str().unwrap(),
+        &second_half,
     ]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -230,8 +230,7 @@ impl Importer {
                     .map_err(|e| setup(format!("GrandpaApi_grandpa_authorities: {e}")))?;
                 let authorities = AuthorityList::decode(&mut &authorities_output[..])
                     .map_err(|e| setup(format!("GRANDPA authorities: {e}")))?;
-                let mut grandpa =
-                    GrandpaState::genesis(authorities).map_err(|e| setup(format!("GRANDPA set: {e}")))?;
+                let mut grandpa = GrandpaState::genesis(authorities).map_err(|e| setup(format!("GRANDPA set: {e}")))?;
                 let mut aux = vec![(AUX_BABE_GENESIS.to_vec(), Some(config.encode()))];
                 if base_number > 0 {
                     // A snapshot: the epochs and the set id come from the pallets' storage.
@@ -543,7 +542,8 @@ impl Importer {
 
 /// A storage value of a FRAME pallet (`twox128(pallet) ++ twox128(item)`).
 fn storage_value<T: Decode>(state: &StateView, pallet: &str, item: &str) -> Result<Option<T>, ImportError> {
-    let key = [weft_crypto::hashing::twox_128(pallet.as_bytes()), weft_crypto::hashing::twox_128(item.as_bytes())].concat();
+    let key =
+        [weft_crypto::hashing::twox_128(pallet.as_bytes()), weft_crypto::hashing::twox_128(item.as_bytes())].concat();
     match state.get(&key).map_err(|e| setup(format!("{pallet}.{item}: {e}")))? {
         None => Ok(None),
         Some(bytes) => {
@@ -572,14 +572,13 @@ fn epoch_state_from_storage(state: &StateView, config: &BabeConfiguration) -> Re
     let epoch_config = storage_value::<BabeEpochConfiguration>(state, "Babe", "EpochConfig")?
         .unwrap_or_else(|| config.epoch_configuration());
     let next_config =
-        storage_value::<BabeEpochConfiguration>(state, "Babe", "NextEpochConfig")?.unwrap_or_else(|| epoch_config.clone());
+        storage_value::<BabeEpochConfiguration>(state, "Babe", "NextEpochConfig")?.unwrap_or(epoch_config);
     let duration = config.epoch_length;
     let start_slot = epoch_index
         .checked_mul(duration)
         .and_then(|s| s.checked_add(genesis_slot))
         .ok_or_else(|| setup("BABE epoch start slot overflows"))?;
-    let current =
-        Epoch { epoch_index, start_slot, duration, authorities, randomness, config: epoch_config };
+    let current = Epoch { epoch_index, start_slot, duration, authorities, randomness, config: epoch_config };
     let next = Epoch {
         epoch_index: epoch_index + 1,
         start_slot: start_slot.saturating_add(duration),
@@ -644,7 +643,8 @@ pub fn initialize_from_snapshot(
     first: &Header,
     pairs: &std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
 ) -> Result<H256, ImportError> {
-    let number = first.number.checked_sub(1).ok_or_else(|| setup("a state snapshot cannot be the parent of genesis"))?;
+    let number =
+        first.number.checked_sub(1).ok_or_else(|| setup("a state snapshot cannot be the parent of genesis"))?;
     let code = pairs.get(&b":code"[..]).ok_or_else(|| setup("the state snapshot has no `:code`"))?;
     let version = executor.runtime_version(code).map_err(|e| setup(format!("snapshot runtime version: {e}")))?;
     let state_version = if version.trie_state_version() == 0 { StateVersion::V0 } else { StateVersion::V1 };

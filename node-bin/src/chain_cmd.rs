@@ -37,6 +37,10 @@ pub struct Chain {
 }
 
 impl ChainArgs {
+    pub fn new(chain: PathBuf, base_path: Option<PathBuf>) -> Self {
+        ChainArgs { chain, base_path, state_pruning: StatePruning::default() }
+    }
+
     pub fn resolve(&self) -> anyhow::Result<Chain> {
         let spec = ChainSpec::from_file(&self.chain).with_context(|| format!("chain spec {}", self.chain.display()))?;
         let base = match &self.base_path {
@@ -47,7 +51,7 @@ impl ChainArgs {
         Ok(Chain { spec, dir })
     }
 
-    fn open(&self) -> anyhow::Result<(Chain, Importer)> {
+    pub fn open(&self) -> anyhow::Result<(Chain, Importer)> {
         self.open_with(None)
     }
 

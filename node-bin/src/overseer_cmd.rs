@@ -4,6 +4,7 @@
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use weft_overseer::{OverseerBuilder, Registry};
 
@@ -37,6 +38,14 @@ pub struct RunArgs {
     /// Stop after this many seconds (default: run until Ctrl-C).
     #[arg(long, value_name = "SECS")]
     run_for: Option<f64>,
+    /// Chain spec (overrides `chain` of the config file). With a chain, the chain-store,
+    /// block-import and runtime-executor slots default to their real implementations on
+    /// the chain's database.
+    #[arg(long, value_name = "SPEC")]
+    chain: Option<PathBuf>,
+    /// Base directory of the node's data (overrides `base_path` of the config file).
+    #[arg(long, short = 'd', value_name = "DIR")]
+    base_path: Option<PathBuf>,
 }
 
 /// Implementations the node can place in slots by name. Only the simulation's
@@ -71,13 +80,77 @@ pub fn sim(command: SimCommand) -> anyhow::Result<()> {
     }
 }
 
+/// Registers the real chain-store, block-import and runtime-executor subsystems as the
+/// `default` implementations of their slots. Block import's signals go to the overseer
+/// through `handle` once it is started.
+fn register_chain(
+    registry: &mut Registry,
+    store: weft_chain_store::ChainStore,
+    executor: weft_runtime_executor::Executor,
+    importer: weft_block_import::Importer,
+    handle: Arc<OnceLock<weft_overseer::OverseerHandle>>,
+) {
+    use weft_messages::{BlockImportSlot, ChainStoreSlot, RuntimeExecutorSlot};
+    use weft_overseer::BoxedSubsystem;
+    let for_store = store.clone();
+    registry.register::<ChainStoreSlot>("default", move || -> BoxedSubsystem<ChainStoreSlot> {
+        Box::new(weft_chain_store::subsystem::ChainStoreSubsystem::new(for_store.clone()))
+    });
+    // The first instance takes the importer built at start; a restarted one (research
+    // mode) builds a new importer on the same database.
+    let first = Arc::new(std::sync::Mutex::new(Some(importer)));
+    let (for_import, executor_for_import) = (store.clone(), executor.clone());
+    registry.register::<BlockImportSlot>("default", move || -> BoxedSubsystem<BlockImportSlot> {
+        let taken = first.lock().ok().and_then(|mut f| f.take());
+        let importer = match taken {
+            Some(i) => i,
+            None => match weft_block_import::Importer::new(for_import.clone(), executor_for_import.clone()) {
+                Ok(i) => i,
+                Err(e) => panic!("block import cannot restart: {e}"),
+            },
+        };
+        let handle = handle.clone();
+        let sink: weft_block_import::subsystem::SignalSink = Arc::new(move |signal| {
+            if let Some(h) = handle.get() {
+                h.signal(signal);
+            }
+        });
+        Box::new(weft_block_import::subsystem::BlockImportSubsystem::new(importer, sink))
+    });
+    registry.register::<RuntimeExecutorSlot>("default", move || -> BoxedSubsystem<RuntimeExecutorSlot> {
+        let states = store.clone();
+        let provider = weft_runtime_executor::code_from_state(move |at| {
+            states.state_at(&at).ok().map(|view| Arc::new(view) as weft_runtime_executor::SharedState)
+        });
+        Box::new(weft_runtime_executor::RuntimeExecutor::new(
+            executor.clone(),
+            provider,
+            weft_runtime_executor::RuntimeExecutorConfig::default(),
+        ))
+    });
+}
+
 /// Starts the overseer with every slot filled as configured, logs each slot's
 /// implementation, and runs until Ctrl-C, `--run-for`, or a subsystem failure.
 pub fn run(args: RunArgs, config: &weft_config::NodeConfig) -> anyhow::Result<()> {
-    let builder = OverseerBuilder::new().configure(config, &registry())?;
+    let mut registry = registry();
+    let handle_cell: Arc<OnceLock<weft_overseer::OverseerHandle>> = Arc::new(OnceLock::new());
+    if let Some(chain) = args.chain.clone().or_else(|| config.chain.clone()) {
+        let chain_args =
+            crate::chain_cmd::ChainArgs::new(chain, args.base_path.clone().or_else(|| config.base_path.clone()));
+        let (chain, importer) = chain_args.open()?;
+        let store = importer.store().clone();
+        let executor = importer.executor().clone();
+        let (best_number, best_hash) = store.best()?;
+        let (finalized_number, _) = store.finalized()?;
+        tracing::info!(chain = %chain.spec.id, best_number, %best_hash, finalized_number, "chain database open");
+        register_chain(&mut registry, store, executor, importer, handle_cell.clone());
+    }
+    let builder = OverseerBuilder::new().configure(config, &registry)?;
     let system = actix::System::new();
     let result = system.block_on(async move {
         let handle = builder.start();
+        let _ = handle_cell.set(handle.clone());
         let stopper = handle.clone();
         match args.run_for {
             Some(secs) => {

@@ -257,3 +257,48 @@ fn import_from_a_state_snapshot() {
     assert!(stderr.contains("block #129"), "{stderr}");
     assert_eq!(last_json(&out)["imported"], 0);
 }
+
+#[test]
+fn run_fills_the_chain_slots_from_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("a");
+    let text = std::fs::read_to_string(blocks()).unwrap();
+    let mut file: serde_json::Value = serde_json::from_str(&text).unwrap();
+    file["blocks"].as_array_mut().unwrap().truncate(3);
+    let path = dir.path().join("3.json");
+    std::fs::write(&path, serde_json::to_vec(&file).unwrap()).unwrap();
+    assert_eq!(import(&base, path.to_str().unwrap())["best_number"], 3);
+    let out = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["run", "--chain", &spec(), "--base-path", base.to_str().unwrap(), "--run-for", "0.5"])
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = strip_ansi(&String::from_utf8_lossy(&out.stderr));
+    for slot in ["chain_store", "block_import", "runtime_executor"] {
+        let line = stderr
+            .lines()
+            .find(|l| l.contains("slot filled") && l.contains(&format!("slot={slot} ")))
+            .unwrap_or_else(|| panic!("no line for {slot}: {stderr}"));
+        assert!(line.contains("implementation=default"), "{line}");
+    }
+    assert!(stderr.contains("best_number") && stderr.contains("node stopped cleanly"), "{stderr}");
+}
+
+/// Removes terminal colour sequences (`ESC [ ... m`) from log output.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -31,8 +31,12 @@
 //! [`ChainStore::state_at`] then answers [`StoreError::StatePruned`]. A node is deleted when
 //! its count reaches zero. In archive mode no state is ever released.
 //!
+//! [`subsystem::ChainStoreSubsystem`] answers the overseer's chain-store queries.
+//!
 //! The store is single-writer: one [`ChainStore`] (the chain-store or block-import
 //! subsystem) writes; any number of [`StateView`]s read concurrently.
+
+pub mod subsystem;
 
 use parity_scale_codec::{Decode, Encode};
 use std::collections::{BTreeMap, HashMap};

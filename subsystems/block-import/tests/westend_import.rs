@@ -115,6 +115,14 @@ fn westend_1_to_256_replay_and_tampering() {
     importer.set_babe_verification(false);
     check(&mut importer, &bad_root, &|r| matches!(r, RejectReason::Execution(_) | RejectReason::StateRoot { .. }));
     importer.set_babe_verification(true);
+    // A GRANDPA justification of another chain attached to the genuine #256: its voters
+    // are not Westend's GRANDPA authorities.
+    let foreign = std::fs::read(fixture("finality/smoldot-grandpa-justification-302592.bin")).unwrap();
+    let justifications = Justifications::new(weft_block::GRANDPA_ENGINE_ID, foreign);
+    let (number, reason, text) = rejected(importer.import_block(&original, Some(&justifications)).unwrap_err());
+    assert_eq!(number, 256);
+    assert!(matches!(reason, RejectReason::Justification(_)), "{text}");
+    texts.push(text);
     for text in &texts {
         println!("{text}");
     }
@@ -140,5 +148,4 @@ fn westend_1_to_256_replay_and_tampering() {
     // Importing again finds the block; check-block re-executes a stored block.
     assert!(importer.import_block(&blocks[100].0, None).unwrap().already_known);
     importer.check_block(&best_hash).unwrap();
-    let _: Option<Justifications> = None;
 }

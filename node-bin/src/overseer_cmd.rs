@@ -48,11 +48,18 @@ pub struct RunArgs {
     base_path: Option<PathBuf>,
 }
 
-/// Implementations the node can place in slots by name. Only the simulation's
-/// demonstration subsystems exist so far; later issues register the real ones
-/// as `default`.
+/// Implementations the node can place in slots by name: the simulation's demonstration
+/// subsystems, and the real subsystems that need no chain database (`default`). The
+/// chain-bound ones are added by [`run`] when a chain is given.
 pub fn registry() -> Registry {
-    weft_sim::example_registry()
+    let mut registry = weft_sim::example_registry();
+    registry.register::<weft_messages::CandidateValidationSlot>(
+        "default",
+        || -> weft_overseer::BoxedSubsystem<weft_messages::CandidateValidationSlot> {
+            Box::new(weft_candidate_validation::CandidateValidation::default())
+        },
+    );
+    registry
 }
 
 pub fn overseer(command: OverseerCommand) -> anyhow::Result<()> {

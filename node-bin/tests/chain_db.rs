@@ -275,7 +275,7 @@ fn run_fills_the_chain_slots_from_the_database() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = strip_ansi(&String::from_utf8_lossy(&out.stderr));
-    for slot in ["chain_store", "block_import", "runtime_executor"] {
+    for slot in ["chain_store", "block_import", "runtime_executor", "candidate_validation"] {
         let line = stderr
             .lines()
             .find(|l| l.contains("slot filled") && l.contains(&format!("slot={slot} ")))

@@ -34,7 +34,26 @@ pub fn run(args: ChainInfoArgs, config: &weft_config::NodeConfig) -> anyhow::Res
     };
 
     let spec = ChainSpec::from_file(&path).with_context(|| format!("loading {}", path.display()))?;
-    let genesis = spec.build_genesis(fallback).with_context(|| format!("building the genesis of {}", spec.id))?;
+    let mut genesis = spec.build_genesis(fallback).with_context(|| format!("building the genesis of {}", spec.id))?;
+    // Without a `runtime_version` section, ask the runtime itself (`Core_version`).
+    let mut version_source = "runtime_version custom section";
+    if genesis.runtime_version.is_none() {
+        if let Some(code) = spec.genesis_code() {
+            match weft_runtime_executor::Executor::default().runtime_version(code) {
+                Ok(version) => {
+                    let declared = if version.trie_state_version() == 0 { StateVersion::V0 } else { StateVersion::V1 };
+                    if declared != fallback {
+                        genesis = spec
+                            .build_genesis(declared)
+                            .with_context(|| format!("building the genesis of {}", spec.id))?;
+                    }
+                    genesis.runtime_version = Some(version);
+                    version_source = "Core_version call";
+                }
+                Err(e) => tracing::warn!(error = %e, "genesis runtime cannot run Core_version; using --state-version"),
+            }
+        }
+    }
     let genesis_hash = genesis.hash();
     tracing::info!(chain = %spec.id, hash = %hex0x(genesis_hash.as_bytes()), "genesis built");
 
@@ -47,7 +66,7 @@ pub fn run(args: ChainInfoArgs, config: &weft_config::NodeConfig) -> anyhow::Res
             "transaction_version": v.transaction_version,
             "state_version": v.state_version,
             "apis": v.apis.len(),
-            "source": "runtime_version custom section",
+            "source": version_source,
         }),
         None => Value::Null,
     };

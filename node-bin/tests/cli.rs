@@ -38,8 +38,12 @@ fn chain_info_polkadot() {
     assert_eq!(v["state_root"], "0x29d0d972cd27cbc511e9589fcb7a4506d5eb6a9e8df205f00472e5ab354a4e17");
     assert_eq!(v["keys"], 11645);
     assert_eq!(v["state_version"], 0);
-    // The genesis runtime (polkadot v0) predates the runtime_version section.
-    assert!(v["runtime"].is_null());
+    // The genesis runtime (polkadot v0) predates the runtime_version section: its
+    // version comes from a Core_version call, and it predates state versions (V0).
+    assert_eq!(v["runtime"]["spec_name"], "polkadot");
+    assert_eq!(v["runtime"]["spec_version"], 0);
+    assert_eq!(v["runtime"]["source"], "Core_version call");
+    assert_eq!(v["state_version_source"], "runtime (pre state_version: V0)");
 }
 
 #[test]

@@ -10,27 +10,45 @@
 //!
 //! Verification succeeds only if the reconstructed root hash equals the expected root, no
 //! node is left over and no reference or value that should have been omitted is present.
+//!
+//! The functions without a hasher parameter work on blake2b-256 tries; their `*_with`
+//! variants take the [`TrieHasher`] (Keccak-256 for `ext_trie_keccak_256_verify_proof`),
+//! which hashes the nodes, the root and the omitted values a V1 layout stores hashed.
 
 use crate::codec::{decode_node_prefix, DecodedNode, NodeValue};
 use crate::encoder::{Encoder, MerkleValue, Partial, Val};
+use crate::hasher::{Blake2, Keccak, NodeHasher};
 use crate::proof::ProofError;
-use crate::{nibbles, StateVersion, TrieMap};
+use crate::{nibbles, StateVersion, TrieHasher, TrieMap};
 use std::collections::BTreeMap;
 
-/// Generates an eager proof (see the module documentation) of `keys` in the trie of
-/// `entries`.
+/// Generates an eager proof (see the module documentation) of `keys` in the blake2b-256
+/// trie of `entries`.
 pub fn generate_eager_proof(
     version: StateVersion,
     entries: &BTreeMap<Vec<u8>, Vec<u8>>,
     keys: &[&[u8]],
 ) -> Vec<Vec<u8>> {
-    let mut m = TrieMap::from_entries(version, entries.iter().map(|(k, v)| (k, v.clone())));
+    generate_eager_proof_with(TrieHasher::Blake2_256, version, entries, keys)
+}
+
+/// [`generate_eager_proof`] for a trie hashed with `hasher`.
+pub fn generate_eager_proof_with(
+    hasher: TrieHasher,
+    version: StateVersion,
+    entries: &BTreeMap<Vec<u8>, Vec<u8>>,
+    keys: &[&[u8]],
+) -> Vec<Vec<u8>> {
+    let mut m = TrieMap::with_hasher(version, hasher);
+    for (k, v) in entries {
+        m.insert(k, v.clone());
+    }
     m.eager_proof(keys)
 }
 
-/// Verifies that, in the trie of root `root`, `key` holds `expected_value` (`None`: is
-/// absent), using an eager proof. `version` decides how the omitted value is re-encoded
-/// (inline, or hashed if V1 and 33 bytes or longer).
+/// Verifies that, in the blake2b-256 trie of root `root`, `key` holds `expected_value`
+/// (`None`: is absent), using an eager proof. `version` decides how the omitted value is
+/// re-encoded (inline, or hashed if V1 and 33 bytes or longer).
 pub fn verify_proof<P: AsRef<[u8]>>(
     root: &[u8; 32],
     proof: &[P],
@@ -38,7 +56,19 @@ pub fn verify_proof<P: AsRef<[u8]>>(
     expected_value: Option<&[u8]>,
     version: StateVersion,
 ) -> Result<(), ProofError> {
-    verify_proof_items(root, proof, &[(key, expected_value)], version)
+    verify_proof_with(TrieHasher::Blake2_256, root, proof, key, expected_value, version)
+}
+
+/// [`verify_proof`] for a trie hashed with `hasher`.
+pub fn verify_proof_with<P: AsRef<[u8]>>(
+    hasher: TrieHasher,
+    root: &[u8; 32],
+    proof: &[P],
+    key: &[u8],
+    expected_value: Option<&[u8]>,
+    version: StateVersion,
+) -> Result<(), ProofError> {
+    verify_proof_items_with(hasher, root, proof, &[(key, expected_value)], version)
 }
 
 struct Entry<'a> {
@@ -117,8 +147,32 @@ fn match_key(key: &[u8], prefix_len: usize, node: &DecodedNode<'_>) -> Match {
 }
 
 /// Verifies several `(key, expected value)` statements at once with an eager proof (see the
-/// module documentation). The items may be in any order but keys must be distinct.
+/// module documentation) of a blake2b-256 trie. The items may be in any order but keys must
+/// be distinct.
 pub fn verify_proof_items<'a, P: AsRef<[u8]>>(
+    root: &[u8; 32],
+    proof: &'a [P],
+    items: &[(&'a [u8], Option<&'a [u8]>)],
+    version: StateVersion,
+) -> Result<(), ProofError> {
+    verify_proof_items_with(TrieHasher::Blake2_256, root, proof, items, version)
+}
+
+/// [`verify_proof_items`] for a trie hashed with `hasher`.
+pub fn verify_proof_items_with<'a, P: AsRef<[u8]>>(
+    hasher: TrieHasher,
+    root: &[u8; 32],
+    proof: &'a [P],
+    items: &[(&'a [u8], Option<&'a [u8]>)],
+    version: StateVersion,
+) -> Result<(), ProofError> {
+    match hasher {
+        TrieHasher::Blake2_256 => verify_items::<Blake2, P>(root, proof, items, version),
+        TrieHasher::Keccak256 => verify_items::<Keccak, P>(root, proof, items, version),
+    }
+}
+
+fn verify_items<'a, H: NodeHasher, P: AsRef<[u8]>>(
     root: &[u8; 32],
     proof: &'a [P],
     items: &[(&'a [u8], Option<&'a [u8]>)],
@@ -134,7 +188,7 @@ pub fn verify_proof_items<'a, P: AsRef<[u8]>>(
     }
     let set_value = |v: &'a [u8]| -> Val<'a> {
         if version.hashes_value_of_len(v.len()) {
-            Val::Hashed(crate::blake2_256(v))
+            Val::Hashed(H::hash(v))
         } else {
             Val::Inline(v)
         }
@@ -207,7 +261,7 @@ pub fn verify_proof_items<'a, P: AsRef<[u8]>>(
         let child_ref = if entry.is_inline {
             MerkleValue::from_ref(&enc).ok_or(ProofError::InvalidChildReference)?
         } else {
-            MerkleValue::from_hash(crate::blake2_256(&enc))
+            MerkleValue::from_hash(H::hash(&enc))
         };
         match stack.pop() {
             Some(mut parent) => {
@@ -285,6 +339,113 @@ mod tests {
             let proof = generate_eager_proof(version, &e, &[&keys[0], &far]);
             assert!(verify_proof_items(&root, &proof, &items[..1], version).is_err());
         }
+    }
+
+    #[test]
+    fn keccak_roundtrip_and_hasher_mismatch() {
+        use TrieHasher::{Blake2_256, Keccak256};
+        let e = entries();
+        for version in [StateVersion::V0, StateVersion::V1] {
+            let root = crate::trie_root_with(Keccak256, version, e.iter());
+            let blake2_root = crate::trie_root(version, e.iter());
+            assert_ne!(root, blake2_root);
+            for key in [
+                25u32.to_be_bytes().to_vec(),
+                245u32.to_be_bytes().to_vec(),
+                26u32.to_be_bytes().to_vec(),
+                b"a".to_vec(),
+                b"ab".to_vec(),
+                b"abc".to_vec(),
+            ] {
+                let proof = generate_eager_proof_with(Keccak256, version, &e, &[&key]);
+                let expected = e.get(&key).map(|v| v.as_slice());
+                assert_eq!(verify_proof_with(Keccak256, &root, &proof, &key, expected, version), Ok(()), "{key:?}");
+                // Same proof, same root, wrong hasher: the rebuilt root differs.
+                assert_eq!(
+                    verify_proof_with(Blake2_256, &root, &proof, &key, expected, version),
+                    Err(ProofError::RootMismatch),
+                    "{key:?}"
+                );
+                assert!(verify_proof(&blake2_root, &proof, &key, expected, version).is_err(), "{key:?}");
+                // Tampered claims and proofs fail.
+                assert!(verify_proof_with(Keccak256, &root, &proof, &key, Some(b"other value"), version).is_err());
+                if expected.is_some() {
+                    assert!(verify_proof_with(Keccak256, &root, &proof, &key, None, version).is_err());
+                }
+                for i in 0..proof.len() {
+                    for pos in [0, proof[i].len() / 2, proof[i].len() - 1] {
+                        let mut bad = proof.clone();
+                        bad[i][pos] ^= 0x01;
+                        assert!(
+                            verify_proof_with(Keccak256, &root, &bad, &key, expected, version).is_err(),
+                            "{key:?} node {i} byte {pos}"
+                        );
+                    }
+                }
+                // The blake2 proof of the same key differs (hashed child references).
+                let blake2_proof = generate_eager_proof(version, &e, &[&key]);
+                assert_ne!(proof, blake2_proof);
+                assert!(verify_proof_with(Keccak256, &root, &blake2_proof, &key, expected, version).is_err());
+            }
+            // Several keys at once.
+            let keys: Vec<Vec<u8>> = vec![5u32.to_be_bytes().to_vec(), 11u32.to_be_bytes().to_vec(), b"ab".to_vec()];
+            let key_refs: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
+            let proof = generate_eager_proof_with(Keccak256, version, &e, &key_refs);
+            let items: Vec<(&[u8], Option<&[u8]>)> =
+                keys.iter().map(|k| (k.as_slice(), e.get(k).map(|v| v.as_slice()))).collect();
+            assert_eq!(verify_proof_items_with(Keccak256, &root, &proof, &items, version), Ok(()));
+            assert!(verify_proof_items_with(Blake2_256, &root, &proof, &items, version).is_err());
+        }
+    }
+
+    #[test]
+    fn keccak_hand_built_proofs() {
+        use crate::keccak_256;
+        use TrieHasher::Keccak256;
+        // {"ab": "xyz"}: the proof of "ab" is the root leaf with its value omitted.
+        let root = keccak_256(&[0x44, b'a', b'b', 0x0c, b'x', b'y', b'z']);
+        let proof = [vec![0x44, b'a', b'b', 0x00]];
+        assert_eq!(verify_proof_with(Keccak256, &root, &proof, b"ab", Some(b"xyz"), StateVersion::V0), Ok(()));
+        assert_eq!(
+            verify_proof_with(Keccak256, &root, &proof, b"ab", Some(b"xyw"), StateVersion::V0),
+            Err(ProofError::RootMismatch)
+        );
+        let single: BTreeMap<Vec<u8>, Vec<u8>> = [(b"ab".to_vec(), b"xyz".to_vec())].into_iter().collect();
+        assert_eq!(generate_eager_proof_with(Keccak256, StateVersion::V0, &single, &[b"ab"]), proof);
+
+        // {0x01: [0xaa; 40], 0x02: "b"} (V0): the proof of 0x02 is the root branch, whose
+        // hashed child 1 stays a Keccak-256 reference and whose inline child 2 is the leaf
+        // with its value omitted.
+        let mut big = vec![0x40, 40 << 2];
+        big.extend_from_slice(&[0xaa; 40]);
+        let mut branch = vec![0x81, 0x00, 0x06, 0x00, 32 << 2];
+        branch.extend_from_slice(&keccak_256(&big));
+        let mut proof_node = branch.clone();
+        branch.extend_from_slice(&[3 << 2, 0x40, 0x04, b'b']);
+        proof_node.extend_from_slice(&[2 << 2, 0x40, 0x00]);
+        let root = keccak_256(&branch);
+        let e: BTreeMap<Vec<u8>, Vec<u8>> = [(vec![0x01], vec![0xaa; 40]), (vec![0x02], b"b".to_vec())].into();
+        assert_eq!(crate::trie_root_with(Keccak256, StateVersion::V0, e.iter()), root);
+        let proof = vec![proof_node];
+        assert_eq!(generate_eager_proof_with(Keccak256, StateVersion::V0, &e, &[&[0x02]]), proof);
+        assert_eq!(verify_proof_with(Keccak256, &root, &proof, &[0x02], Some(b"b"), StateVersion::V0), Ok(()));
+        // Absence of 0x03 (no child 3): the branch itself, nothing omitted.
+        let absent = generate_eager_proof_with(Keccak256, StateVersion::V0, &e, &[&[0x03]]);
+        assert_eq!(absent, vec![branch.clone()]);
+        assert_eq!(verify_proof_with(Keccak256, &root, &absent, &[0x03], None, StateVersion::V0), Ok(()));
+        assert!(verify_proof_with(Keccak256, &root, &proof, &[0x03], None, StateVersion::V0).is_err());
+        assert!(verify_proof_with(Keccak256, &root, &proof, &[0x02], Some(b"c"), StateVersion::V0).is_err());
+        assert!(
+            verify_proof_with(TrieHasher::Blake2_256, &root, &proof, &[0x02], Some(b"b"), StateVersion::V0).is_err()
+        );
+
+        // Empty trie.
+        let empty = BTreeMap::new();
+        let proof = generate_eager_proof_with(Keccak256, StateVersion::V1, &empty, &[b"k"]);
+        assert_eq!(proof, vec![vec![0u8]]);
+        let root = crate::EMPTY_TRIE_ROOT_KECCAK;
+        assert_eq!(verify_proof_with(Keccak256, &root, &proof, b"k", None, StateVersion::V1), Ok(()));
+        assert!(verify_proof_with(Keccak256, &crate::EMPTY_TRIE_ROOT, &proof, b"k", None, StateVersion::V1).is_err());
     }
 
     #[test]

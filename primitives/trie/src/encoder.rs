@@ -2,12 +2,11 @@
 //! code. It writes Substrate's `NodeCodec` format (no extension nodes).
 
 use crate::codec::PartialKey;
+use crate::hasher::NodeHasher;
 use crate::nibbles;
-use crate::Hasher;
-use blake2::Digest as _;
 
-/// Merkle value of a node: its encoding if shorter than 32 bytes, its blake2b-256 hash
-/// otherwise. This is exactly what a parent node stores as its child reference.
+/// Merkle value of a node: its encoding if shorter than 32 bytes, its hash otherwise. This
+/// is exactly what a parent node stores as its child reference.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct MerkleValue {
     len: u8,
@@ -37,11 +36,11 @@ impl MerkleValue {
 
     /// The hash that identifies this node when it is the root of a trie: roots are always
     /// hashed, even when their encoding is shorter than 32 bytes.
-    pub(crate) fn root_hash(&self) -> [u8; 32] {
+    pub(crate) fn root_hash(&self, hasher: crate::TrieHasher) -> [u8; 32] {
         if self.len == 32 {
             self.data
         } else {
-            crate::blake2_256(self.as_slice())
+            hasher.hash(self.as_slice())
         }
     }
 }
@@ -217,7 +216,7 @@ impl Encoder {
     }
 
     /// Merkle value of the node (hash if the encoding is 32 bytes or more).
-    pub(crate) fn merkle_value<'c>(
+    pub(crate) fn merkle_value<'c, H: NodeHasher>(
         &mut self,
         partial: &Partial<'_>,
         value: &Val<'_>,
@@ -238,11 +237,7 @@ impl Encoder {
             rest[..self.tail.len()].copy_from_slice(&self.tail);
             MerkleValue { len: total as u8, data }
         } else {
-            let mut h = Hasher::new();
-            h.update(&self.head);
-            h.update(inline);
-            h.update(&self.tail);
-            MerkleValue::from_hash(h.finalize().into())
+            MerkleValue::from_hash(H::hash_parts(&[&self.head, inline, &self.tail]))
         }
     }
 

@@ -10,18 +10,25 @@
 //! - [`StateVersion`] (V0: values always inline; V1: values of 33 bytes or more are stored
 //!   out of line, referenced by their hash) and [`EMPTY_TRIE_ROOT`].
 //! - The node codec ([`decode_node`], [`DecodedNode::encode`], [`encode_node`]): Substrate's
-//!   "no extension node" `NodeCodec` with blake2b-256 hashing.
-//! - Root calculation for arbitrary key/value sets ([`trie_root`]), for ordered lists such as
-//!   the extrinsics root ([`ordered_trie_root`]) and for a top trie plus default child tries
+//!   "no extension node" `NodeCodec`.
+//! - The hash function ([`TrieHasher`]): blake2b-256 everywhere Substrate stores a trie, and
+//!   Keccak-256 for the `ext_trie_keccak_256_*` host functions, which use the same layouts
+//!   and codec (`LayoutV0`/`LayoutV1<KeccakHasher>`). The functions without a hasher
+//!   parameter use blake2b-256; their `*_with` variants take one.
+//! - Root calculation for arbitrary key/value sets ([`trie_root`], [`trie_root_with`]), for
+//!   ordered lists such as the extrinsics root ([`ordered_trie_root`],
+//!   [`ordered_trie_root_with`]) and for a top trie plus default child tries
 //!   ([`state_root_with_children`]).
-//! - Storage proofs: generation ([`generate_proof`]), decoding and verification
+//! - Storage proofs (blake2b-256): generation ([`generate_proof`]), decoding and verification
 //!   ([`StorageProof`], [`VerifiedProof`]) including absence and `next_key` queries.
 //! - The "eager" proof format of `trie-db` used by the `ext_trie_*_verify_proof` host
-//!   functions ([`verify_proof`], [`verify_proof_items`], [`generate_eager_proof`]).
+//!   functions ([`verify_proof`], [`verify_proof_items`], [`generate_eager_proof`] and their
+//!   `*_with` variants for either hasher).
 //! - A trie stored as nodes in a content-addressed store ([`db`]): reads, `next_key`, proofs,
 //!   and updates that report the nodes created and released (the chain store's state).
+//!   blake2b-256 only.
 //! - An incremental in-memory trie ([`TrieMap`]) that caches the Merkle value of every node
-//!   and only re-hashes the paths touched since the last root calculation.
+//!   and only re-hashes the paths touched since the last root calculation. blake2b-256 only.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -30,6 +37,7 @@ mod codec;
 pub mod db;
 mod eager;
 mod encoder;
+mod hasher;
 pub mod nibbles;
 mod proof;
 mod root;
@@ -38,9 +46,15 @@ mod triemap;
 pub use codec::{
     decode_node, encode_node, DecodedNode, NodeDecodeError, NodeValue, PartialKey, MAX_PARTIAL_KEY_NIBBLES,
 };
-pub use eager::{generate_eager_proof, verify_proof, verify_proof_items};
+pub use eager::{
+    generate_eager_proof, generate_eager_proof_with, verify_proof, verify_proof_items, verify_proof_items_with,
+    verify_proof_with,
+};
+pub use hasher::TrieHasher;
 pub use proof::{encode_proof, generate_proof, ProofError, StorageProof, VerifiedProof};
-pub use root::{child_storage_key, ordered_trie_root, state_root_with_children, trie_root};
+pub use root::{
+    child_storage_key, ordered_trie_root, ordered_trie_root_with, state_root_with_children, trie_root, trie_root_with,
+};
 pub use triemap::{ClearPrefixOutcome, Iter, TrieMap};
 
 /// Root of the trie that contains no entry: blake2b-256 of the single byte `0x00`
@@ -48,6 +62,13 @@ pub use triemap::{ClearPrefixOutcome, Iter, TrieMap};
 pub const EMPTY_TRIE_ROOT: [u8; 32] = [
     0x03, 0x17, 0x0a, 0x2e, 0x75, 0x97, 0xb7, 0xb7, 0xe3, 0xd8, 0x4c, 0x05, 0x39, 0x1d, 0x13, 0x9a, 0x62, 0xb1, 0x57,
     0xe7, 0x87, 0x86, 0xd8, 0xc0, 0x82, 0xf2, 0x9d, 0xcf, 0x4c, 0x11, 0x13, 0x14,
+];
+
+/// Root of the trie that contains no entry under [`TrieHasher::Keccak256`]: Keccak-256 of
+/// the single byte `0x00`.
+pub const EMPTY_TRIE_ROOT_KECCAK: [u8; 32] = [
+    0xbc, 0x36, 0x78, 0x9e, 0x7a, 0x1e, 0x28, 0x14, 0x36, 0x46, 0x42, 0x29, 0x82, 0x8f, 0x81, 0x7d, 0x66, 0x12, 0xf7,
+    0xb4, 0x77, 0xd6, 0x65, 0x91, 0xff, 0x96, 0xa9, 0xe0, 0x64, 0xbc, 0xc9, 0x8a,
 ];
 
 /// Prefix, in the top trie, of the keys under which the roots of default child tries are
@@ -64,7 +85,7 @@ pub enum StateVersion {
     /// Every value is stored inline in its node.
     V0,
     /// Values of [`V1_HASHED_VALUE_THRESHOLD`] bytes or more are stored out of line and the
-    /// node only contains their blake2b-256 hash.
+    /// node only contains their hash (with the trie's [`TrieHasher`]).
     V1,
 }
 
@@ -102,15 +123,15 @@ impl From<StateVersion> for u8 {
     }
 }
 
-/// blake2b-256 of `data`, the hash used everywhere in the trie.
+/// blake2b-256 of `data`, the hash of Substrate's tries ([`TrieHasher::Blake2_256`]).
 pub fn blake2_256(data: &[u8]) -> [u8; 32] {
-    use blake2::Digest as _;
-    let mut h = Hasher::new();
-    h.update(data);
-    h.finalize().into()
+    TrieHasher::Blake2_256.hash(data)
 }
 
-pub(crate) type Hasher = blake2::Blake2b<blake2::digest::consts::U32>;
+/// Keccak-256 of `data` ([`TrieHasher::Keccak256`]).
+pub fn keccak_256(data: &[u8]) -> [u8; 32] {
+    TrieHasher::Keccak256.hash(data)
+}
 
 #[cfg(test)]
 mod tests {
@@ -119,6 +140,11 @@ mod tests {
     #[test]
     fn empty_root_is_hash_of_empty_node() {
         assert_eq!(blake2_256(&[0]), EMPTY_TRIE_ROOT);
+        assert_eq!(keccak_256(&[0]), EMPTY_TRIE_ROOT_KECCAK);
+        assert_eq!(
+            hex::encode(EMPTY_TRIE_ROOT_KECCAK),
+            "bc36789e7a1e281436464229828f817d6612f7b477d66591ff96a9e064bcc98a"
+        );
     }
 
     #[test]

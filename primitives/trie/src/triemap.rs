@@ -3,9 +3,14 @@
 //! Nodes live in an arena. Each node caches its Merkle value (and, for V1, the hash of a
 //! long value); a mutation clears the cache of the nodes on the path from the root to the
 //! mutated node, so [`TrieMap::root`] only re-encodes and re-hashes those paths.
+//!
+//! Public tries hash with blake2b-256; the crate builds tries with another hasher
+//! (`TrieMap::with_hasher`) only to generate eager proofs
+//! ([`crate::generate_eager_proof_with`]).
 
 use crate::encoder::{Encoder, MerkleValue, Partial, Val};
-use crate::{nibbles, StateVersion, EMPTY_TRIE_ROOT};
+use crate::hasher::{Blake2, Keccak, NodeHasher};
+use crate::{nibbles, StateVersion, TrieHasher};
 use std::collections::BTreeSet;
 use std::ops::Bound;
 
@@ -19,7 +24,7 @@ struct Node {
     value: Option<Vec<u8>>,
     /// The value was written under V1 (it is hashed if 33 bytes or longer).
     value_v1: bool,
-    /// Cached blake2b-256 of the value, when it is hashed.
+    /// Cached hash of the value (with the trie's hasher), when it is hashed.
     value_hash: Option<[u8; 32]>,
     /// Cached Merkle value; `None` means dirty.
     merkle: Option<MerkleValue>,
@@ -62,6 +67,8 @@ pub struct ClearPrefixOutcome {
 #[derive(Clone)]
 pub struct TrieMap {
     version: StateVersion,
+    /// blake2b-256 unless built by `TrieMap::with_hasher`.
+    hasher: TrieHasher,
     nodes: Vec<Node>,
     free: Vec<u32>,
     root: u32,
@@ -85,8 +92,15 @@ fn key_nibbles(key: &[u8], start: usize) -> Vec<u8> {
 impl TrieMap {
     /// An empty trie whose writes use `version`.
     pub fn new(version: StateVersion) -> Self {
+        Self::with_hasher(version, TrieHasher::Blake2_256)
+    }
+
+    /// An empty trie hashed with `hasher`. Crate-private: [`TrieMap::generate_proof`]
+    /// produces storage proofs, which are blake2b-256 only.
+    pub(crate) fn with_hasher(version: StateVersion, hasher: TrieHasher) -> Self {
         TrieMap {
             version,
+            hasher,
             nodes: Vec::new(),
             free: Vec::new(),
             root: NONE,
@@ -443,6 +457,13 @@ impl TrieMap {
 
     /// Fills the Merkle-value cache of every dirty node, bottom-up, without recursion.
     fn compute_merkle_values(&mut self) {
+        match self.hasher {
+            TrieHasher::Blake2_256 => self.compute_merkle_values_with::<Blake2>(),
+            TrieHasher::Keccak256 => self.compute_merkle_values_with::<Keccak>(),
+        }
+    }
+
+    fn compute_merkle_values_with<H: NodeHasher>(&mut self) {
         if self.root == NONE {
             return;
         }
@@ -464,7 +485,7 @@ impl TrieMap {
             self.ensure_value_hash(id);
             let TrieMap { nodes, encoder, .. } = self;
             let node = &nodes[id as usize];
-            let mv = encoder.merkle_value(&Partial::Unpacked(&node.partial), &node_val(node), |i| {
+            let mv = encoder.merkle_value::<H>(&Partial::Unpacked(&node.partial), &node_val(node), |i| {
                 child_ref(nodes, node.children[i])
             });
             nodes[id as usize].merkle = Some(mv);
@@ -475,19 +496,20 @@ impl TrieMap {
     fn ensure_value_hash(&mut self, id: u32) {
         let node = &mut self.nodes[id as usize];
         if node.hashes_value() && node.value_hash.is_none() {
-            node.value_hash = node.value.as_deref().map(crate::blake2_256);
+            let hasher = self.hasher;
+            node.value_hash = node.value.as_deref().map(|v| hasher.hash(v));
         }
     }
 
     /// Root hash; only the nodes changed since the previous call are re-hashed.
     pub fn root(&mut self) -> [u8; 32] {
         if self.root == NONE {
-            return EMPTY_TRIE_ROOT;
+            return self.hasher.empty_root();
         }
         self.compute_merkle_values();
         match self.nodes[self.root as usize].merkle {
-            Some(mv) => mv.root_hash(),
-            None => EMPTY_TRIE_ROOT,
+            Some(mv) => mv.root_hash(self.hasher),
+            None => self.hasher.empty_root(),
         }
     }
 
@@ -797,8 +819,37 @@ impl<'a> Iterator for Iter<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trie_root;
+    use crate::{trie_root, EMPTY_TRIE_ROOT};
     use std::collections::BTreeMap;
+
+    #[test]
+    fn keccak_map_matches_keccak_root_incrementally() {
+        let hasher = TrieHasher::Keccak256;
+        for version in [StateVersion::V0, StateVersion::V1] {
+            let mut m = TrieMap::with_hasher(version, hasher);
+            let mut reference = BTreeMap::new();
+            assert_eq!(m.root(), crate::EMPTY_TRIE_ROOT_KECCAK);
+            for i in 0u32..300 {
+                let key = crate::keccak_256(&i.to_le_bytes())[..(i as usize % 5) + 1].to_vec();
+                let value = vec![i as u8; (i as usize * 7) % 80];
+                m.insert(&key, value.clone());
+                reference.insert(key, value);
+                if i % 37 == 0 {
+                    assert_eq!(m.root(), crate::trie_root_with(hasher, version, reference.iter()), "{version:?} {i}");
+                }
+            }
+            let keys: Vec<Vec<u8>> = reference.keys().step_by(3).cloned().collect();
+            for k in &keys {
+                m.remove(k);
+                reference.remove(k);
+            }
+            let root = m.root();
+            assert_eq!(root, crate::trie_root_with(hasher, version, reference.iter()));
+            assert_ne!(root, trie_root(version, reference.iter()));
+            m.clear();
+            assert_eq!(m.root(), crate::EMPTY_TRIE_ROOT_KECCAK);
+        }
+    }
 
     fn check(m: &mut TrieMap, model: &BTreeMap<Vec<u8>, Vec<u8>>) {
         assert_eq!(m.len(), model.len());

@@ -201,7 +201,7 @@ fn calling_a_stubbed_import_names_it() {
     let wasm = wat::parse_str(format!(
         r#"(module
             (import "env" "memory" (memory 1))
-            (import "env" "ext_trie_keccak_256_root_version_1" (func $root (param i64) (result i32)))
+            (import "env" "ext_sandbox_instance_teardown_version_1" (func $teardown (param i32)))
             (import "env" "ext_sandbox_memory_new_version_1" (func (param i32 i32) (result i32)))
             (global (export "__heap_base") i32 (i32.const 1024))
             (func $pack (param $ptr i32) (param $len i32) (result i64)
@@ -209,21 +209,21 @@ fn calling_a_stubbed_import_names_it() {
                         (i64.extend_i32_u (local.get $ptr))))
             {ECHO}
             (func (export "get") (param $p i32) (param $l i32) (result i64)
-                (drop (call $root (i64.const 0)))
+                (call $teardown (i32.const 0))
                 (i64.const 0)))"#
     ))
     .unwrap();
     let module = compile(&wasm, 16);
     assert_eq!(
         module.stubbed_imports(),
-        vec!["ext_trie_keccak_256_root_version_1", "ext_sandbox_memory_new_version_1"]
+        vec!["ext_sandbox_instance_teardown_version_1", "ext_sandbox_memory_new_version_1"]
     );
     // The stubs do not stop instantiation or other calls.
     assert_eq!(module.call("echo", b"ok").unwrap(), b"ok");
     let err = module.call("get", &[]).unwrap_err();
-    assert_eq!(err.to_string(), "host function `ext_trie_keccak_256_root_version_1` not implemented");
+    assert_eq!(err.to_string(), "host function `ext_sandbox_instance_teardown_version_1` not implemented");
     assert!(
-        matches!(err, ExecutorError::Host(HostError::NotImplemented(ref n)) if n == "ext_trie_keccak_256_root_version_1")
+        matches!(err, ExecutorError::Host(HostError::NotImplemented(ref n)) if n == "ext_sandbox_instance_teardown_version_1")
     );
     assert_eq!(module.call("echo", b"ok").unwrap(), b"ok");
 }

@@ -6,7 +6,7 @@ use crate::externalities::{OffchainContext, OffchainStorageKind};
 use parity_scale_codec::{Compact, Encode};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use weft_crypto::hashing;
-use weft_trie::StateVersion;
+use weft_trie::{StateVersion, TrieHasher};
 
 pub(super) fn malloc(ctx: &mut Ctx<'_>, size: i32) -> Result<i32, HostError> {
     ctx.allocate(size as u32).map(|ptr| ptr as i32)
@@ -77,38 +77,28 @@ fn state_version(ctx: &Ctx<'_>, version: i32) -> Result<StateVersion, HostError>
         .ok_or_else(|| ctx.fail(format!("invalid state version {version}")))
 }
 
-fn trie_root(ctx: &mut Ctx<'_>, input: i64, version: StateVersion) -> Result<i32, HostError> {
+/// `ext_trie_{blake2,keccak}_256_root`: root of the SCALE `Vec<(key, value)>` at `input`
+/// (version 1: layout V0).
+fn trie_root(ctx: &mut Ctx<'_>, hasher: TrieHasher, input: i64, version: StateVersion) -> Result<i32, HostError> {
     let entries: Vec<(Vec<u8>, Vec<u8>)> = ctx.decode_ps(input)?;
-    let root = weft_trie::trie_root(version, entries);
+    let root = weft_trie::trie_root_with(hasher, version, entries);
     ctx.return_ptr(&root)
 }
 
-pub(super) fn trie_root_v1(ctx: &mut Ctx<'_>, input: i64) -> Result<i32, HostError> {
-    trie_root(ctx, input, StateVersion::V0)
-}
-
-pub(super) fn trie_root_v2(ctx: &mut Ctx<'_>, input: i64, version: i32) -> Result<i32, HostError> {
-    let version = state_version(ctx, version)?;
-    trie_root(ctx, input, version)
-}
-
-fn ordered_root(ctx: &mut Ctx<'_>, input: i64, version: StateVersion) -> Result<i32, HostError> {
+/// `ext_trie_{blake2,keccak}_256_ordered_root`: root of the SCALE `Vec<value>` at `input`,
+/// keyed by compact index (version 1: layout V0).
+fn ordered_root(ctx: &mut Ctx<'_>, hasher: TrieHasher, input: i64, version: StateVersion) -> Result<i32, HostError> {
     let values: Vec<Vec<u8>> = ctx.decode_ps(input)?;
-    let root = weft_trie::ordered_trie_root(version, values);
+    let root = weft_trie::ordered_trie_root_with(hasher, version, values);
     ctx.return_ptr(&root)
 }
 
-pub(super) fn ordered_root_v1(ctx: &mut Ctx<'_>, input: i64) -> Result<i32, HostError> {
-    ordered_root(ctx, input, StateVersion::V0)
-}
-
-pub(super) fn ordered_root_v2(ctx: &mut Ctx<'_>, input: i64, version: i32) -> Result<i32, HostError> {
-    let version = state_version(ctx, version)?;
-    ordered_root(ctx, input, version)
-}
-
+/// `ext_trie_{blake2,keccak}_256_verify_proof`: whether the eager proof (SCALE
+/// `Vec<Vec<u8>>`) shows `key` holding `value` in the trie of `root` (version 1: layout V0).
+/// Any malformed proof is just `false`.
 fn verify_proof(
     ctx: &mut Ctx<'_>,
+    hasher: TrieHasher,
     root: i32,
     proof: i64,
     key: i64,
@@ -119,31 +109,63 @@ fn verify_proof(
     let proof: Vec<Vec<u8>> = ctx.decode_ps(proof)?;
     let key = ctx.read_ps(key)?;
     let value = ctx.read_ps(value)?;
-    let ok = weft_trie::verify_proof(&root, &proof, &key, Some(&value), version).is_ok();
+    let ok = weft_trie::verify_proof_with(hasher, &root, &proof, &key, Some(&value), version).is_ok();
     Ok(bool_i32(ok))
 }
 
-pub(super) fn verify_proof_v1(
-    ctx: &mut Ctx<'_>,
-    root: i32,
-    proof: i64,
-    key: i64,
-    value: i64,
-) -> Result<i32, HostError> {
-    verify_proof(ctx, root, proof, key, value, StateVersion::V0)
+/// The six `ext_trie_<hash>_*` functions of one hasher.
+macro_rules! trie_functions {
+    (
+        $hasher:expr =>
+        $root_v1:ident, $root_v2:ident, $ordered_v1:ident, $ordered_v2:ident, $verify_v1:ident, $verify_v2:ident
+    ) => {
+        pub(super) fn $root_v1(ctx: &mut Ctx<'_>, input: i64) -> Result<i32, HostError> {
+            trie_root(ctx, $hasher, input, StateVersion::V0)
+        }
+
+        pub(super) fn $root_v2(ctx: &mut Ctx<'_>, input: i64, version: i32) -> Result<i32, HostError> {
+            let version = state_version(ctx, version)?;
+            trie_root(ctx, $hasher, input, version)
+        }
+
+        pub(super) fn $ordered_v1(ctx: &mut Ctx<'_>, input: i64) -> Result<i32, HostError> {
+            ordered_root(ctx, $hasher, input, StateVersion::V0)
+        }
+
+        pub(super) fn $ordered_v2(ctx: &mut Ctx<'_>, input: i64, version: i32) -> Result<i32, HostError> {
+            let version = state_version(ctx, version)?;
+            ordered_root(ctx, $hasher, input, version)
+        }
+
+        pub(super) fn $verify_v1(
+            ctx: &mut Ctx<'_>,
+            root: i32,
+            proof: i64,
+            key: i64,
+            value: i64,
+        ) -> Result<i32, HostError> {
+            verify_proof(ctx, $hasher, root, proof, key, value, StateVersion::V0)
+        }
+
+        pub(super) fn $verify_v2(
+            ctx: &mut Ctx<'_>,
+            root: i32,
+            proof: i64,
+            key: i64,
+            value: i64,
+            version: i32,
+        ) -> Result<i32, HostError> {
+            let version = state_version(ctx, version)?;
+            verify_proof(ctx, $hasher, root, proof, key, value, version)
+        }
+    };
 }
 
-pub(super) fn verify_proof_v2(
-    ctx: &mut Ctx<'_>,
-    root: i32,
-    proof: i64,
-    key: i64,
-    value: i64,
-    version: i32,
-) -> Result<i32, HostError> {
-    let version = state_version(ctx, version)?;
-    verify_proof(ctx, root, proof, key, value, version)
-}
+trie_functions!(TrieHasher::Blake2_256 =>
+    trie_root_v1, trie_root_v2, ordered_root_v1, ordered_root_v2, verify_proof_v1, verify_proof_v2);
+trie_functions!(TrieHasher::Keccak256 =>
+    keccak_trie_root_v1, keccak_trie_root_v2, keccak_ordered_root_v1, keccak_ordered_root_v2,
+    keccak_verify_proof_v1, keccak_verify_proof_v2);
 
 pub(super) fn print_num(_ctx: &mut Ctx<'_>, value: i64) -> Result<(), HostError> {
     tracing::debug!(target: "runtime", "{}", value as u64);

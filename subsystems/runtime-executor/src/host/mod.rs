@@ -9,7 +9,7 @@
 //! undecodable arguments, a commit without a transaction, a missing offchain
 //! context...) traps the call here with a [`HostError`]. Imports the runtime
 //! asks for that are not in `IMPLEMENTED` are stubs that trap only if
-//! called (for example the `keccak_256` trie roots and the sandbox).
+//! called (for example the sandbox).
 
 mod crypto;
 mod misc;
@@ -349,6 +349,12 @@ host_functions! {
     ext_trie_blake2_256_ordered_root_version_2(input: i64, version: i32) -> i32 => misc::ordered_root_v2;
     ext_trie_blake2_256_verify_proof_version_1(root: i32, proof: i64, key: i64, value: i64) -> i32 => misc::verify_proof_v1;
     ext_trie_blake2_256_verify_proof_version_2(root: i32, proof: i64, key: i64, value: i64, version: i32) -> i32 => misc::verify_proof_v2;
+    ext_trie_keccak_256_root_version_1(input: i64) -> i32 => misc::keccak_trie_root_v1;
+    ext_trie_keccak_256_root_version_2(input: i64, version: i32) -> i32 => misc::keccak_trie_root_v2;
+    ext_trie_keccak_256_ordered_root_version_1(input: i64) -> i32 => misc::keccak_ordered_root_v1;
+    ext_trie_keccak_256_ordered_root_version_2(input: i64, version: i32) -> i32 => misc::keccak_ordered_root_v2;
+    ext_trie_keccak_256_verify_proof_version_1(root: i32, proof: i64, key: i64, value: i64) -> i32 => misc::keccak_verify_proof_v1;
+    ext_trie_keccak_256_verify_proof_version_2(root: i32, proof: i64, key: i64, value: i64, version: i32) -> i32 => misc::keccak_verify_proof_v2;
 
     // Misc.
     ext_misc_print_num_version_1(value: i64) => misc::print_num;

@@ -1,0 +1,872 @@
+//! The network host: a libp2p swarm run by one tokio task, and the handle that talks to
+//! it.
+//!
+//! Stack: TCP and WebSocket-over-TCP transports behind the system's DNS resolver, multistream
+//! select (`V1Lazy`, as Substrate), Noise XX with the node key, Yamux. Behaviours:
+//! * `identify` (protocol version `/substrate/1.0`, agent `weft/<version>`): the
+//!   addresses a peer listens on are added to Kademlia when the peer speaks our
+//!   Kademlia protocol, and remembered for redialing;
+//! * `ping`;
+//! * Kademlia on `/<genesis>[/<fork id>]/kad`, in server mode, seeded with the bootnodes
+//!   and bootstrapped at start;
+//! * request-response on `/<genesis>[/<fork id>]/sync/2` (and the legacy
+//!   `/<protocol id>/sync/2`) with [`SyncCodec`]: inbound block requests are served
+//!   from the chain store on tokio's blocking pool; outbound requests are the client API
+//!   ([`NetworkHost::request_blocks`]).
+//!
+//! Peers: connections beyond the inbound/outbound slots (reserved peers excepted), or
+//! from non-reserved peers in reserved-only mode, are closed as soon as they are
+//! established. A peer reported for a fatal offence (an oversized request or response,
+//! an invalid response, an invalid block), or for ten minor ones, is disconnected and
+//! banned for [`BAN_DURATION`].
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use libp2p::core::muxing::StreamMuxerBox;
+use libp2p::core::transport::ListenerId;
+use libp2p::core::transport::{Boxed, Transport};
+use libp2p::core::upgrade::Version;
+use libp2p::request_response::{self, OutboundFailure, OutboundRequestId, ProtocolSupport};
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{
+    dns, identify, identity, kad, noise, ping, tcp, websocket, yamux, Multiaddr, PeerId, StreamProtocol, Swarm,
+};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use weft_chain_store::ChainStore;
+use weft_network_protocol::names::{Protocol, ProtocolNames};
+use weft_network_protocol::sync::{
+    decode_block_request, decode_block_response, encode_block_request, encode_block_response, validate_response,
+    BlockRequest, ResponseBlock, MAX_BLOCK_RESPONSE_BYTES, MAX_REQUEST_BYTES,
+};
+
+use crate::codec::{FrameTooLarge, RequestFrame, SyncCodec};
+use crate::config::split_peer_address;
+use crate::server::{serve_block_request, ServeError};
+use crate::{NetworkConfig, NetworkError};
+
+/// The identify protocol version Substrate nodes announce.
+pub const IDENTIFY_PROTOCOL_VERSION: &str = "/substrate/1.0";
+/// The agent version Weft announces through identify.
+pub const AGENT_VERSION: &str = concat!("weft/", env!("CARGO_PKG_VERSION"));
+/// How long a banned peer stays banned.
+pub const BAN_DURATION: Duration = Duration::from_secs(5 * 60);
+
+/// Most block requests served at once (Substrate queues 20); more are dropped unanswered.
+pub const MAX_CONCURRENT_SERVES: usize = 16;
+
+const EVENT_CAPACITY: usize = 1024;
+const MINOR_REPORTS_BEFORE_BAN: u32 = 10;
+const REDIAL_INTERVAL: Duration = Duration::from_secs(5);
+const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
+const TRANSPORT_TIMEOUT: Duration = Duration::from_secs(20);
+const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the host tells its subscribers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetworkEvent {
+    /// The host listens on a new address.
+    Listening {
+        /// The address (without `/p2p/`).
+        address: Multiaddr,
+    },
+    /// A listen address is gone.
+    ListenAddressExpired {
+        /// The address.
+        address: Multiaddr,
+    },
+    /// A peer connected and was given a slot.
+    PeerConnected {
+        /// The peer.
+        peer: PeerId,
+        /// Its address on the first connection.
+        address: Multiaddr,
+        /// Whether the peer dialed us.
+        inbound: bool,
+    },
+    /// The last connection with a peer closed.
+    PeerDisconnected {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// A peer told us who it is (identify).
+    PeerIdentified {
+        /// The peer.
+        peer: PeerId,
+        /// Its agent version (e.g. `Parity Polkadot/v1.15.0`).
+        agent_version: String,
+        /// Its identify protocol version (`/substrate/1.0` for Substrate nodes).
+        protocol_version: String,
+        /// Whether it speaks our chain's block request protocol.
+        supports_sync: bool,
+    },
+    /// A peer was reported for misbehaving.
+    PeerReported {
+        /// The peer.
+        peer: PeerId,
+        /// Why.
+        reason: String,
+        /// Whether the peer is now banned (and disconnected).
+        banned: bool,
+    },
+    /// A block request was answered.
+    BlockRequestServed {
+        /// The requester.
+        peer: PeerId,
+        /// Blocks in the response.
+        blocks: usize,
+        /// Size of the response.
+        bytes: usize,
+    },
+}
+
+/// How bad a peer's misbehaviour is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// Worth noting; ten of them ban the peer.
+    Minor,
+    /// The peer is banned at once.
+    Fatal,
+}
+
+/// A report on a peer's misbehaviour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerReport {
+    /// How bad it is.
+    pub severity: Severity,
+    /// What the peer did.
+    pub reason: String,
+}
+
+impl PeerReport {
+    /// A minor misbehaviour.
+    pub fn minor(reason: impl Into<String>) -> Self {
+        PeerReport { severity: Severity::Minor, reason: reason.into() }
+    }
+
+    /// A fatal misbehaviour: the peer is banned.
+    pub fn fatal(reason: impl Into<String>) -> Self {
+        PeerReport { severity: Severity::Fatal, reason: reason.into() }
+    }
+}
+
+/// Counters of the host's request-response traffic (payload bytes, framing excluded).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NetworkStats {
+    /// Requests sent that got a response.
+    pub requests_completed: u64,
+    /// Requests sent that failed.
+    pub requests_failed: u64,
+    /// Bytes of the responses received.
+    pub bytes_received: u64,
+    /// Inbound requests answered.
+    pub requests_served: u64,
+    /// Bytes of the responses sent.
+    pub bytes_served: u64,
+}
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    identify: identify::Behaviour,
+    ping: ping::Behaviour,
+    kad: kad::Behaviour<kad::store::MemoryStore>,
+    sync: request_response::Behaviour<SyncCodec>,
+}
+
+fn stream_protocol(name: String) -> Result<StreamProtocol, NetworkError> {
+    StreamProtocol::try_from_owned(name.clone()).map_err(|_| NetworkError::ProtocolName(name))
+}
+
+fn build_transport(keypair: &identity::Keypair) -> Result<Boxed<(PeerId, StreamMuxerBox)>, NetworkError> {
+    let noise = noise::Config::new(keypair).map_err(|e| NetworkError::Transport(format!("noise: {e}")))?;
+    let tcp_and_ws = || {
+        let tcp_config = tcp::Config::new().nodelay(true);
+        let ws = websocket::Config::new(tcp::tokio::Transport::new(tcp_config.clone()));
+        ws.or_transport(tcp::tokio::Transport::new(tcp_config))
+    };
+    Ok(match dns::tokio::Transport::system(tcp_and_ws()) {
+        Ok(with_dns) => secure_and_multiplex(with_dns, noise),
+        Err(e) => {
+            tracing::warn!("no DNS resolver ({e}): /dns addresses cannot be dialed");
+            secure_and_multiplex(tcp_and_ws(), noise)
+        }
+    })
+}
+
+/// Multistream-select (`V1Lazy`, as Substrate), Noise XX, Yamux, and a timeout on the
+/// whole connection upgrade.
+fn secure_and_multiplex<T>(transport: T, noise: noise::Config) -> Boxed<(PeerId, StreamMuxerBox)>
+where
+    T: Transport + Send + Unpin + 'static,
+    T::Output: futures::AsyncRead + futures::AsyncWrite + Unpin + Send + 'static,
+    T::Error: Send + Sync + 'static,
+    T::Dial: Send + 'static,
+    T::ListenerUpgrade: Send + 'static,
+{
+    transport
+        .upgrade(Version::V1Lazy)
+        .authenticate(noise)
+        .multiplex(yamux::Config::default())
+        .timeout(TRANSPORT_TIMEOUT)
+        .boxed()
+}
+
+#[derive(Default)]
+struct Shared {
+    listen_addrs: Vec<Multiaddr>,
+    connected: HashSet<PeerId>,
+    stats: NetworkStats,
+}
+
+/// Where the outcome of an outbound request goes.
+type Reply = oneshot::Sender<Result<Vec<u8>, NetworkError>>;
+
+enum Command {
+    Request { peer: PeerId, payload: Vec<u8>, reply: Reply },
+    Report { peer: PeerId, report: PeerReport },
+    Dial { address: Multiaddr },
+    Shutdown,
+}
+
+struct HostInner {
+    local_peer_id: PeerId,
+    names: ProtocolNames,
+    commands: mpsc::UnboundedSender<Command>,
+    events: broadcast::Sender<NetworkEvent>,
+    shared: Arc<Mutex<Shared>>,
+    request_timeout: Duration,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// A handle on the running network (cheap to clone). The swarm task stops on
+/// [`NetworkHost::shutdown`] or when every handle is dropped.
+#[derive(Clone)]
+pub struct NetworkHost {
+    inner: Arc<HostInner>,
+}
+
+impl std::fmt::Debug for NetworkHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetworkHost").field("local_peer_id", &self.inner.local_peer_id).finish_non_exhaustive()
+    }
+}
+
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    // The lock only guards plain data updated in short critical sections.
+    shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl NetworkHost {
+    /// Builds the swarm, starts listening, dials the bootnodes and reserved nodes, and
+    /// spawns the swarm task on the current tokio runtime. Returns once every listen
+    /// address is bound, with a receiver that gets every event from the start.
+    pub async fn start(
+        config: NetworkConfig,
+        store: ChainStore,
+    ) -> Result<(NetworkHost, broadcast::Receiver<NetworkEvent>), NetworkError> {
+        let names = config.protocol_names();
+        let keypair = config.node_key.keypair().clone();
+        let local_peer_id = keypair.public().to_peer_id();
+
+        let sync_protocols =
+            names.names(Protocol::Sync).into_iter().map(stream_protocol).collect::<Result<Vec<_>, _>>()?;
+        let kad_protocol = stream_protocol(names.name(Protocol::Kad))?;
+        let bootnodes = config.bootnodes.iter().map(split_peer_address).collect::<Result<Vec<_>, _>>()?;
+        let reserved: HashMap<PeerId, Multiaddr> =
+            config.reserved_nodes.iter().map(split_peer_address).collect::<Result<_, _>>()?;
+
+        let mut kad_config = kad::Config::new(kad_protocol.clone());
+        // Peers' records are not stored: Weft uses the DHT for discovery only.
+        kad_config.set_record_filtering(kad::StoreInserts::FilterBoth);
+        let mut kad =
+            kad::Behaviour::with_config(local_peer_id, kad::store::MemoryStore::new(local_peer_id), kad_config);
+        kad.set_mode(Some(kad::Mode::Server));
+        let behaviour = Behaviour {
+            identify: identify::Behaviour::new(
+                identify::Config::new(IDENTIFY_PROTOCOL_VERSION.to_string(), keypair.public())
+                    .with_agent_version(AGENT_VERSION.to_string()),
+            ),
+            ping: ping::Behaviour::new(ping::Config::new()),
+            kad,
+            sync: request_response::Behaviour::with_codec(
+                SyncCodec::default(),
+                sync_protocols.iter().cloned().map(|p| (p, ProtocolSupport::Full)),
+                request_response::Config::default().with_request_timeout(config.request_timeout),
+            ),
+        };
+        let transport = build_transport(&keypair)?;
+        let mut swarm = Swarm::new(
+            transport,
+            behaviour,
+            local_peer_id,
+            libp2p::swarm::Config::with_tokio_executor().with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT),
+        );
+
+        tracing::info!(peer_id = %local_peer_id, "local node identity is {local_peer_id}");
+        tracing::info!(sync = %sync_protocols[0], kad = %kad_protocol, "chain protocols");
+        let mut pending_listeners = HashSet::new();
+        for address in &config.listen_addrs {
+            let id = swarm
+                .listen_on(address.clone())
+                .map_err(|e| NetworkError::Listen { address: address.clone(), reason: e.to_string() })?;
+            pending_listeners.insert(id);
+        }
+        for (peer, address) in bootnodes.iter().map(|(p, a)| (p, a)).chain(reserved.iter()) {
+            swarm.behaviour_mut().kad.add_address(peer, address.clone());
+            swarm.add_peer_address(*peer, address.clone());
+        }
+
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let (events, events_rx) = broadcast::channel(EVENT_CAPACITY);
+        let (commands, commands_rx) = mpsc::unbounded_channel();
+        let (served_tx, served_rx) = mpsc::unbounded_channel();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let event_loop = EventLoop {
+            swarm,
+            store,
+            local_peer_id,
+            commands: commands_rx,
+            events: events.clone(),
+            shared: shared.clone(),
+            served_tx,
+            served_rx,
+            pending_requests: HashMap::new(),
+            peers: HashMap::new(),
+            bootnodes,
+            reserved,
+            banned: HashMap::new(),
+            minor_reports: HashMap::new(),
+            in_peers: config.in_peers,
+            out_peers: config.out_peers,
+            reserved_only: config.reserved_only,
+            kad_protocol,
+            sync_protocols,
+            pending_listeners,
+            ready: Some(ready_tx),
+            serving: 0,
+        };
+        let task = tokio::spawn(event_loop.run());
+        let host = NetworkHost {
+            inner: Arc::new(HostInner {
+                local_peer_id,
+                names,
+                commands,
+                events,
+                shared,
+                request_timeout: config.request_timeout,
+                task: Mutex::new(Some(task)),
+            }),
+        };
+        match tokio::time::timeout(LISTEN_TIMEOUT, ready_rx).await {
+            Ok(Ok(Ok(()))) => Ok((host, events_rx)),
+            Ok(Ok(Err(e))) => {
+                host.shutdown().await;
+                Err(e)
+            }
+            Ok(Err(_)) => Err(NetworkError::Shutdown),
+            Err(_) => {
+                host.shutdown().await;
+                Err(NetworkError::Transport("listeners did not start in time".into()))
+            }
+        }
+    }
+
+    /// Our peer id.
+    pub fn local_peer_id(&self) -> PeerId {
+        self.inner.local_peer_id
+    }
+
+    /// The chain's protocol names.
+    pub fn protocol_names(&self) -> &ProtocolNames {
+        &self.inner.names
+    }
+
+    /// The addresses we listen on.
+    pub fn listen_addrs(&self) -> Vec<Multiaddr> {
+        lock(&self.inner.shared).listen_addrs.clone()
+    }
+
+    /// The listen addresses followed by `/p2p/<our peer id>`, as other nodes take them
+    /// in their bootnodes.
+    pub fn peer_addrs(&self) -> Vec<Multiaddr> {
+        let id = self.inner.local_peer_id;
+        self.listen_addrs().into_iter().map(|a| a.with(libp2p::multiaddr::Protocol::P2p(id))).collect()
+    }
+
+    /// The peers that hold a slot.
+    pub fn connected_peers(&self) -> Vec<PeerId> {
+        lock(&self.inner.shared).connected.iter().copied().collect()
+    }
+
+    /// Traffic counters.
+    pub fn stats(&self) -> NetworkStats {
+        lock(&self.inner.shared).stats
+    }
+
+    /// A new receiver of events (from now on).
+    pub fn subscribe(&self) -> broadcast::Receiver<NetworkEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Dials an address (its `/p2p/` suffix, if any, is checked against the peer).
+    pub fn dial(&self, address: Multiaddr) -> Result<(), NetworkError> {
+        self.send(Command::Dial { address })
+    }
+
+    /// Reports a peer's misbehaviour.
+    pub fn report_peer(&self, peer: PeerId, report: PeerReport) {
+        // After shutdown there is nobody left to report to.
+        let _ = self.send(Command::Report { peer, report });
+    }
+
+    fn send(&self, command: Command) -> Result<(), NetworkError> {
+        self.inner.commands.send(command).map_err(|_| NetworkError::Shutdown)
+    }
+
+    /// Sends a raw `sync/2` request (at most [`MAX_REQUEST_BYTES`]) to `peer`, dialing it
+    /// if needed, and returns the raw response (at most 16 MiB).
+    pub async fn request_raw(&self, peer: PeerId, payload: Vec<u8>) -> Result<Vec<u8>, NetworkError> {
+        if payload.len() > MAX_REQUEST_BYTES {
+            return Err(NetworkError::RequestTooLarge { len: payload.len(), max: MAX_REQUEST_BYTES });
+        }
+        let (reply, response) = oneshot::channel();
+        self.send(Command::Request { peer, payload, reply })?;
+        // libp2p times the request once it is on a connection; dialing has its own
+        // transport timeout. This bound covers both.
+        let bound = self.inner.request_timeout * 2 + TRANSPORT_TIMEOUT;
+        match tokio::time::timeout(bound, response).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(NetworkError::Shutdown),
+            Err(_) => Err(NetworkError::Timeout(peer)),
+        }
+    }
+
+    /// Sends a block request to `peer` and returns the blocks of its response, decoded
+    /// and checked: every header hashes to its stated hash and the blocks answer the
+    /// request ([`validate_response`]). A response that fails this is an error, and the
+    /// peer is reported.
+    pub async fn request_blocks(
+        &self,
+        peer: PeerId,
+        request: BlockRequest,
+    ) -> Result<Vec<ResponseBlock>, NetworkError> {
+        self.request_blocks_counted(peer, &request).await.map(|(blocks, _)| blocks)
+    }
+
+    /// [`NetworkHost::request_blocks`], also returning the response's size in bytes.
+    pub async fn request_blocks_counted(
+        &self,
+        peer: PeerId,
+        request: &BlockRequest,
+    ) -> Result<(Vec<ResponseBlock>, usize), NetworkError> {
+        let response = self.request_raw(peer, encode_block_request(request)).await?;
+        let checked = decode_block_response(&response).and_then(|blocks| {
+            validate_response(request, &blocks)?;
+            Ok(blocks)
+        });
+        match checked {
+            Ok(blocks) => Ok((blocks, response.len())),
+            Err(source) => {
+                self.report_peer(peer, PeerReport::fatal(format!("invalid block response: {source}")));
+                Err(NetworkError::InvalidResponse { peer, source: Box::new(source) })
+            }
+        }
+    }
+
+    /// Stops the swarm task (closing every connection) and waits for it to end.
+    pub async fn shutdown(&self) {
+        let _ = self.send(Command::Shutdown);
+        let task = self.inner.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(task) = task {
+            // A panic of the swarm task has already been reported by tokio.
+            let _ = task.await;
+        }
+    }
+}
+
+/// A served block request, back from the blocking pool.
+struct Served {
+    peer: PeerId,
+    channel: request_response::ResponseChannel<Vec<u8>>,
+    result: Result<Vec<u8>, ServeError>,
+    blocks: usize,
+}
+
+struct PeerSlot {
+    inbound: bool,
+    reserved: bool,
+}
+
+struct EventLoop {
+    swarm: Swarm<Behaviour>,
+    store: ChainStore,
+    local_peer_id: PeerId,
+    commands: mpsc::UnboundedReceiver<Command>,
+    events: broadcast::Sender<NetworkEvent>,
+    shared: Arc<Mutex<Shared>>,
+    served_tx: mpsc::UnboundedSender<Served>,
+    served_rx: mpsc::UnboundedReceiver<Served>,
+    pending_requests: HashMap<OutboundRequestId, (PeerId, Reply)>,
+    peers: HashMap<PeerId, PeerSlot>,
+    bootnodes: Vec<(PeerId, Multiaddr)>,
+    reserved: HashMap<PeerId, Multiaddr>,
+    banned: HashMap<PeerId, Instant>,
+    minor_reports: HashMap<PeerId, u32>,
+    in_peers: u32,
+    out_peers: u32,
+    reserved_only: bool,
+    kad_protocol: StreamProtocol,
+    sync_protocols: Vec<StreamProtocol>,
+    pending_listeners: HashSet<ListenerId>,
+    ready: Option<oneshot::Sender<Result<(), NetworkError>>>,
+    /// Block requests being served on the blocking pool.
+    serving: usize,
+}
+
+impl EventLoop {
+    async fn run(mut self) {
+        if self.pending_listeners.is_empty() {
+            self.signal_ready(Ok(()));
+        }
+        // In reserved-only mode, connections to other peers would be closed at once.
+        let bootnodes = if self.reserved_only { Vec::new() } else { self.bootnodes.clone() };
+        let reserved = self.reserved.iter().map(|(p, a)| (*p, a.clone()));
+        let targets: Vec<(PeerId, Multiaddr)> = bootnodes.iter().cloned().chain(reserved).collect();
+        for (peer, address) in targets {
+            self.dial_peer(peer, address);
+        }
+        if !bootnodes.is_empty() {
+            if let Err(e) = self.swarm.behaviour_mut().kad.bootstrap() {
+                tracing::debug!("kademlia bootstrap: {e:?}");
+            }
+        }
+
+        let mut redial = tokio::time::interval(REDIAL_INTERVAL);
+        redial.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                command = self.commands.recv() => match command {
+                    Some(Command::Shutdown) | None => break,
+                    Some(command) => self.on_command(command),
+                },
+                Some(served) = self.served_rx.recv() => self.on_served(served),
+                _ = redial.tick() => self.redial_reserved(),
+            }
+        }
+        for (_, (_, reply)) in self.pending_requests.drain() {
+            let _ = reply.send(Err(NetworkError::Shutdown));
+        }
+        tracing::debug!("network host stopped");
+    }
+
+    fn emit(&self, event: NetworkEvent) {
+        // No subscriber is not an error.
+        let _ = self.events.send(event);
+    }
+
+    fn signal_ready(&mut self, result: Result<(), NetworkError>) {
+        if let Some(ready) = self.ready.take() {
+            let _ = ready.send(result);
+        }
+    }
+
+    fn dial_peer(&mut self, peer: PeerId, address: Multiaddr) {
+        let opts = DialOpts::peer_id(peer)
+            .addresses(vec![address])
+            .condition(PeerCondition::DisconnectedAndNotDialing)
+            .build();
+        if let Err(e) = self.swarm.dial(opts) {
+            tracing::debug!(%peer, "dial: {e}");
+        }
+    }
+
+    fn is_banned(&mut self, peer: &PeerId) -> bool {
+        match self.banned.get(peer) {
+            Some(until) if *until > Instant::now() => true,
+            Some(_) => {
+                self.banned.remove(peer);
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn report(&mut self, peer: PeerId, report: PeerReport) {
+        let banned = match report.severity {
+            Severity::Fatal => true,
+            Severity::Minor => {
+                let count = self.minor_reports.entry(peer).or_default();
+                *count += 1;
+                *count >= MINOR_REPORTS_BEFORE_BAN
+            }
+        };
+        tracing::warn!(%peer, banned, "peer reported: {}", report.reason);
+        if banned {
+            self.minor_reports.remove(&peer);
+            self.banned.insert(peer, Instant::now() + BAN_DURATION);
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+        self.emit(NetworkEvent::PeerReported { peer, reason: report.reason, banned });
+    }
+
+    fn redial_reserved(&mut self) {
+        let missing: Vec<(PeerId, Multiaddr)> = self
+            .reserved
+            .iter()
+            .filter(|(peer, _)| !self.peers.contains_key(peer))
+            .map(|(p, a)| (*p, a.clone()))
+            .collect();
+        for (peer, address) in missing {
+            if !self.is_banned(&peer) {
+                self.dial_peer(peer, address);
+            }
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Request { peer, payload, reply } => {
+                if self.is_banned(&peer) {
+                    let _ = reply.send(Err(NetworkError::Banned(peer)));
+                    return;
+                }
+                let id = self.swarm.behaviour_mut().sync.send_request(&peer, RequestFrame::Payload(payload));
+                self.pending_requests.insert(id, (peer, reply));
+            }
+            Command::Report { peer, report } => self.report(peer, report),
+            Command::Dial { address } => {
+                if let Err(e) = self.swarm.dial(address.clone()) {
+                    tracing::warn!(%address, "dial: {e}");
+                }
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(event)) => self.on_identify_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => match event {
+                kad::Event::RoutingUpdated { peer, .. } => tracing::debug!(%peer, "kademlia routing table updated"),
+                kad::Event::OutboundQueryProgressed { result: kad::QueryResult::Bootstrap(result), .. } => {
+                    tracing::debug!("kademlia bootstrap: {result:?}")
+                }
+                other => tracing::trace!("kademlia: {other:?}"),
+            },
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(event)) => match event.result {
+                Ok(rtt) => tracing::trace!(peer = %event.peer, ?rtt, "ping"),
+                Err(e) => tracing::debug!(peer = %event.peer, "ping failed: {e}"),
+            },
+            SwarmEvent::NewListenAddr { listener_id, address } => {
+                tracing::info!("listening on {}/p2p/{}", address, self.local_peer_id);
+                lock(&self.shared).listen_addrs.push(address.clone());
+                self.emit(NetworkEvent::Listening { address });
+                if self.pending_listeners.remove(&listener_id) && self.pending_listeners.is_empty() {
+                    self.signal_ready(Ok(()));
+                }
+            }
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                lock(&self.shared).listen_addrs.retain(|a| *a != address);
+                self.emit(NetworkEvent::ListenAddressExpired { address });
+            }
+            SwarmEvent::ListenerClosed { listener_id, addresses, reason } => {
+                tracing::warn!(?addresses, "listener closed: {reason:?}");
+                lock(&self.shared).listen_addrs.retain(|a| !addresses.contains(a));
+                if self.pending_listeners.remove(&listener_id) {
+                    let reason = match reason {
+                        Ok(()) => "closed".to_string(),
+                        Err(e) => e.to_string(),
+                    };
+                    let address = addresses.into_iter().next().unwrap_or_else(Multiaddr::empty);
+                    self.signal_ready(Err(NetworkError::Listen { address, reason }));
+                }
+            }
+            SwarmEvent::ListenerError { error, .. } => tracing::warn!("listener error: {error}"),
+            SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } => {
+                self.on_connection(peer_id, endpoint.is_listener(), endpoint.get_remote_address().clone())
+            }
+            SwarmEvent::ConnectionClosed { peer_id, num_established, cause, .. } => {
+                tracing::debug!(peer = %peer_id, num_established, "connection closed: {cause:?}");
+                if num_established == 0 && self.peers.remove(&peer_id).is_some() {
+                    lock(&self.shared).connected.remove(&peer_id);
+                    tracing::info!(peer = %peer_id, "peer disconnected");
+                    self.emit(NetworkEvent::PeerDisconnected { peer: peer_id });
+                }
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                tracing::debug!(peer = ?peer_id, "outgoing connection failed: {error}")
+            }
+            SwarmEvent::IncomingConnectionError { send_back_addr, error, .. } => {
+                tracing::debug!(%send_back_addr, "incoming connection failed: {error}")
+            }
+            _ => {}
+        }
+    }
+
+    /// Gives a newly connected peer a slot, or closes its connections.
+    fn on_connection(&mut self, peer: PeerId, inbound: bool, address: Multiaddr) {
+        if self.peers.contains_key(&peer) {
+            return;
+        }
+        if self.is_banned(&peer) {
+            tracing::debug!(%peer, "refusing a banned peer");
+            let _ = self.swarm.disconnect_peer_id(peer);
+            return;
+        }
+        let reserved = self.reserved.contains_key(&peer);
+        if !reserved {
+            if self.reserved_only {
+                tracing::debug!(%peer, "refusing a non-reserved peer (reserved-only)");
+                let _ = self.swarm.disconnect_peer_id(peer);
+                return;
+            }
+            let used = self.peers.values().filter(|s| !s.reserved && s.inbound == inbound).count();
+            let max = if inbound { self.in_peers } else { self.out_peers } as usize;
+            if used >= max {
+                tracing::debug!(%peer, inbound, "no free peer slot");
+                let _ = self.swarm.disconnect_peer_id(peer);
+                return;
+            }
+        }
+        self.peers.insert(peer, PeerSlot { inbound, reserved });
+        lock(&self.shared).connected.insert(peer);
+        tracing::info!(%peer, %address, inbound, "peer connected");
+        self.emit(NetworkEvent::PeerConnected { peer, address, inbound });
+    }
+
+    fn on_identify_event(&mut self, event: identify::Event) {
+        let identify::Event::Received { peer_id, info, .. } = event else { return };
+        let supports_kad = info.protocols.contains(&self.kad_protocol);
+        let supports_sync = info.protocols.iter().any(|p| self.sync_protocols.contains(p));
+        for address in &info.listen_addrs {
+            if supports_kad {
+                self.swarm.behaviour_mut().kad.add_address(&peer_id, address.clone());
+            }
+            self.swarm.add_peer_address(peer_id, address.clone());
+        }
+        tracing::debug!(peer = %peer_id, agent = %info.agent_version, supports_sync, supports_kad, "peer identified");
+        self.emit(NetworkEvent::PeerIdentified {
+            peer: peer_id,
+            agent_version: info.agent_version,
+            protocol_version: info.protocol_version,
+            supports_sync,
+        });
+    }
+
+    fn on_sync_event(&mut self, event: request_response::Event<RequestFrame, Vec<u8>>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request { request, channel, .. } => {
+                    self.on_inbound_request(peer, request, channel)
+                }
+                request_response::Message::Response { request_id, response } => {
+                    {
+                        let mut shared = lock(&self.shared);
+                        shared.stats.requests_completed += 1;
+                        shared.stats.bytes_received += response.len() as u64;
+                    }
+                    if let Some((_, reply)) = self.pending_requests.remove(&request_id) {
+                        let _ = reply.send(Ok(response));
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
+                lock(&self.shared).stats.requests_failed += 1;
+                let error = match error {
+                    OutboundFailure::DialFailure => NetworkError::Dial(peer),
+                    OutboundFailure::Timeout => NetworkError::Timeout(peer),
+                    OutboundFailure::ConnectionClosed => NetworkError::ConnectionClosed(peer),
+                    OutboundFailure::UnsupportedProtocols => NetworkError::UnsupportedProtocol(peer),
+                    OutboundFailure::Io(e) => match FrameTooLarge::from_io(&e) {
+                        Some(too_large) if too_large.what == "response" => {
+                            let (len, max) = (too_large.len, too_large.max);
+                            self.report(peer, PeerReport::fatal(format!("announced a response of {len} bytes")));
+                            NetworkError::ResponseTooLarge { peer, len, max }
+                        }
+                        _ => NetworkError::Io { peer, reason: e.to_string() },
+                    },
+                };
+                tracing::debug!(%peer, "request failed: {error}");
+                if let Some((_, reply)) = self.pending_requests.remove(&request_id) {
+                    let _ = reply.send(Err(error));
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, "inbound request failed: {error}")
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+
+    fn on_inbound_request(
+        &mut self,
+        peer: PeerId,
+        request: RequestFrame,
+        channel: request_response::ResponseChannel<Vec<u8>>,
+    ) {
+        // Returning drops the channel, which closes the substream without a response.
+        if self.is_banned(&peer) {
+            return;
+        }
+        let request = match request {
+            RequestFrame::Payload(payload) => payload,
+            RequestFrame::TooLarge(too_large) => {
+                self.report(peer, PeerReport::fatal(format!("oversized block request: {too_large}")));
+                return;
+            }
+        };
+        let request = match decode_block_request(&request) {
+            Ok(request) => request,
+            Err(e) => {
+                self.report(peer, PeerReport::minor(format!("invalid block request: {e}")));
+                return;
+            }
+        };
+        if self.serving >= MAX_CONCURRENT_SERVES {
+            tracing::debug!(%peer, "too many block requests being served, dropping one");
+            return;
+        }
+        self.serving += 1;
+        let store = self.store.clone();
+        let served = self.served_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let (result, blocks) = match serve_block_request(&store, &request) {
+                Ok(response) => {
+                    let blocks = response.blocks.len();
+                    (Ok(encode_block_response(&response)), blocks)
+                }
+                Err(e) => (Err(e), 0),
+            };
+            // The host may have stopped meanwhile.
+            let _ = served.send(Served { peer, channel, result, blocks });
+        });
+    }
+
+    fn on_served(&mut self, served: Served) {
+        let Served { peer, channel, result, blocks } = served;
+        self.serving = self.serving.saturating_sub(1);
+        match result {
+            Ok(bytes) if bytes.len() <= MAX_BLOCK_RESPONSE_BYTES => {
+                let len = bytes.len();
+                if self.swarm.behaviour_mut().sync.send_response(channel, bytes).is_err() {
+                    tracing::debug!(%peer, "requester gone before the response");
+                    return;
+                }
+                {
+                    let mut shared = lock(&self.shared);
+                    shared.stats.requests_served += 1;
+                    shared.stats.bytes_served += len as u64;
+                }
+                tracing::debug!(%peer, blocks, bytes = len, "block request served");
+                self.emit(NetworkEvent::BlockRequestServed { peer, blocks, bytes: len });
+            }
+            Ok(bytes) => tracing::error!(%peer, len = bytes.len(), "block response over the size limit, not sent"),
+            Err(e) => tracing::warn!(%peer, "block request not served: {e}"),
+        }
+    }
+}

@@ -7,6 +7,7 @@
 mod build_spec;
 mod chain_cmd;
 mod chain_info;
+mod key_cmd;
 mod overseer_cmd;
 mod runtime_cmd;
 
@@ -55,6 +56,9 @@ enum Command {
     CheckBlock(chain_cmd::CheckArgs),
     /// Delete a chain's database.
     PurgeChain(chain_cmd::PurgeArgs),
+    /// Node keys (the libp2p identity).
+    #[command(subcommand)]
+    Key(key_cmd::KeyCommand),
 }
 
 fn init_logging(filter: Option<&str>) {
@@ -82,6 +86,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ExportBlocks(args) => chain_cmd::export_blocks(args),
         Command::CheckBlock(args) => chain_cmd::check_block(args),
         Command::PurgeChain(args) => chain_cmd::purge_chain(args),
+        Command::Key(command) => key_cmd::run(command),
     }
 }
 

@@ -177,3 +177,25 @@ fn runtime_version_by_core_version_call_and_section() {
     let out = weft(&["runtime", "version", "--runtime", fixture("chain-specs/GENESIS.json").to_str().unwrap()]);
     assert_one_line_error(&out, "");
 }
+
+#[test]
+fn node_key_generate_and_inspect() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secret_ed25519");
+    let out = weft(&["key", "generate-node-key", "--file", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let peer_id = String::from_utf8(out.stderr).unwrap().trim().to_string();
+    assert!(peer_id.starts_with("12D3KooW"), "{peer_id}");
+    assert_eq!(std::fs::read(&file).unwrap().len(), 32);
+    let out = weft(&["key", "inspect-node-key", "--file", file.to_str().unwrap()]);
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), peer_id);
+    // The same key given as hex.
+    let hex_key = hex::encode(std::fs::read(&file).unwrap());
+    let out = weft(&["key", "inspect-node-key", "--key", &hex_key]);
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), peer_id);
+    // Never overwritten; a bad key is a one-line error.
+    assert_one_line_error(&weft(&["key", "generate-node-key", "--file", file.to_str().unwrap()]), "not overwriting");
+    let out = weft(&["key", "inspect-node-key", "--key", "zz"]);
+    assert!(!out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stderr).trim_end().lines().count(), 1);
+}

@@ -259,6 +259,19 @@ fn h256(bytes: &[u8]) -> Result<H256, StoreError> {
     H256::from_slice(bytes).ok_or_else(|| corrupt("hash of wrong length"))
 }
 
+/// A whole state (main trie and default child tries) as changes to the empty state.
+fn full_state_changes(
+    top: &BTreeMap<Vec<u8>, Vec<u8>>,
+    children: &BTreeMap<Vec<u8>, BTreeMap<Vec<u8>, Vec<u8>>>,
+) -> StorageChanges {
+    let written = |m: &BTreeMap<Vec<u8>, Vec<u8>>| m.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+    StorageChanges {
+        main: written(top),
+        children: children.iter().map(|(c, m)| (c.clone(), written(m))).collect(),
+        offchain_index: Default::default(),
+    }
+}
+
 /// Reference-count changes accumulated for one batch.
 #[derive(Default)]
 struct NodeDelta {
@@ -450,14 +463,7 @@ impl ChainStore {
             }
             return Ok(hash);
         }
-        let changes = StorageChanges {
-            main: top.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect(),
-            children: children
-                .iter()
-                .map(|(c, m)| (c.clone(), m.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()))
-                .collect(),
-            offchain_index: Default::default(),
-        };
+        let changes = full_state_changes(top, children);
         let view = self.state_with_root(EMPTY_TRIE_ROOT);
         let (root, updates) = view.updates_for(&changes, version)?;
         if root != header.state_root.to_bytes() {
@@ -517,14 +523,7 @@ impl ChainStore {
             }
             return Err(corrupt("a state snapshot can only start an empty database (purge it first)"));
         }
-        let changes = StorageChanges {
-            main: top.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect(),
-            children: children
-                .iter()
-                .map(|(c, m)| (c.clone(), m.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()))
-                .collect(),
-            offchain_index: Default::default(),
-        };
+        let changes = full_state_changes(top, children);
         let (root, updates) = self.state_with_root(EMPTY_TRIE_ROOT).updates_for(&changes, version)?;
         let mut nodes = NodeDelta::default();
         for update in updates {

@@ -26,13 +26,16 @@ pub enum NetworkBridgeMessage {
     SendNotification { peer: PeerId, protocol: &'static str, payload: Bytes },
     /// The currently connected peers.
     ConnectedPeers { reply: oneshot::Sender<Vec<PeerId>> },
+    /// Send an encoded `sync/2` block request to a peer; replies with the raw encoded
+    /// response (the requester decodes and checks it) or why it failed.
+    BlockRequest { peer: PeerId, request: Bytes, reply: ReplyResult<Bytes> },
 }
 
 /// Messages to the sync subsystem.
 #[derive(Debug)]
 pub enum SyncMessage {
-    /// A peer announced a block.
-    BlockAnnounce { peer: PeerId, header: Box<Header> },
+    /// A peer announced a block (`is_best`: the peer says it is its new best block).
+    BlockAnnounce { peer: PeerId, header: Box<Header>, is_best: bool },
     /// A peer connected with its best block.
     PeerConnected { peer: PeerId, best_hash: Hash, best_number: BlockNumber },
     /// A peer disconnected.

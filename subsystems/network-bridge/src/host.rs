@@ -221,8 +221,10 @@ struct Shared {
     stats: NetworkStats,
 }
 
-/// Where the outcome of an outbound request goes.
-type Reply = oneshot::Sender<Result<Vec<u8>, NetworkError>>;
+/// Where the outcome of an outbound request goes: called once, on the swarm task, so it
+/// must not block.
+pub type ResponseCallback = Box<dyn FnOnce(Result<Vec<u8>, NetworkError>) + Send>;
+type Reply = ResponseCallback;
 
 enum Command {
     Request { peer: PeerId, payload: Vec<u8>, reply: Reply },
@@ -433,6 +435,9 @@ impl NetworkHost {
             return Err(NetworkError::RequestTooLarge { len: payload.len(), max: MAX_REQUEST_BYTES });
         }
         let (reply, response) = oneshot::channel();
+        let reply: Reply = Box::new(move |result| {
+            let _ = reply.send(result);
+        });
         self.send(Command::Request { peer, payload, reply })?;
         // libp2p times the request once it is on a connection; dialing has its own
         // transport timeout. This bound covers both.
@@ -442,6 +447,25 @@ impl NetworkHost {
             Ok(Err(_)) => Err(NetworkError::Shutdown),
             Err(_) => Err(NetworkError::Timeout(peer)),
         }
+    }
+
+    /// Sends a raw `sync/2` request to `peer` without waiting: `on_response` gets the raw
+    /// response or the failure, on the swarm task. Used by the overseer's network bridge,
+    /// whose sync subsystem decodes and checks responses itself.
+    pub fn request_raw_with(&self, peer: PeerId, payload: Vec<u8>, on_response: ResponseCallback) {
+        if payload.len() > MAX_REQUEST_BYTES {
+            on_response(Err(NetworkError::RequestTooLarge { len: payload.len(), max: MAX_REQUEST_BYTES }));
+            return;
+        }
+        if let Err(Command::Request { reply, .. }) =
+            self.send_returning(Command::Request { peer, payload, reply: on_response })
+        {
+            reply(Err(NetworkError::Shutdown));
+        }
+    }
+
+    fn send_returning(&self, command: Command) -> Result<(), Command> {
+        self.inner.commands.send(command).map_err(|e| e.0)
     }
 
     /// Sends a block request to `peer` and returns the blocks of its response, decoded
@@ -558,7 +582,7 @@ impl EventLoop {
             }
         }
         for (_, (_, reply)) in self.pending_requests.drain() {
-            let _ = reply.send(Err(NetworkError::Shutdown));
+            reply(Err(NetworkError::Shutdown));
         }
         tracing::debug!("network host stopped");
     }
@@ -631,7 +655,7 @@ impl EventLoop {
         match command {
             Command::Request { peer, payload, reply } => {
                 if self.is_banned(&peer) {
-                    let _ = reply.send(Err(NetworkError::Banned(peer)));
+                    reply(Err(NetworkError::Banned(peer)));
                     return;
                 }
                 let id = self.swarm.behaviour_mut().sync.send_request(&peer, RequestFrame::Payload(payload));
@@ -771,7 +795,7 @@ impl EventLoop {
                         shared.stats.bytes_received += response.len() as u64;
                     }
                     if let Some((_, reply)) = self.pending_requests.remove(&request_id) {
-                        let _ = reply.send(Ok(response));
+                        reply(Ok(response));
                     }
                 }
             },
@@ -793,7 +817,7 @@ impl EventLoop {
                 };
                 tracing::debug!(%peer, "request failed: {error}");
                 if let Some((_, reply)) = self.pending_requests.remove(&request_id) {
-                    let _ = reply.send(Err(error));
+                    reply(Err(error));
                 }
             }
             request_response::Event::InboundFailure { peer, error, .. } => {

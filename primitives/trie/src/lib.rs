@@ -34,6 +34,7 @@
 #![warn(missing_docs)]
 
 mod codec;
+pub mod compact;
 pub mod db;
 mod eager;
 mod encoder;

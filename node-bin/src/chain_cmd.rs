@@ -41,6 +41,11 @@ impl ChainArgs {
         ChainArgs { chain, base_path, state_pruning: StatePruning::default() }
     }
 
+    pub fn with_state_pruning(mut self, state_pruning: StatePruning) -> Self {
+        self.state_pruning = state_pruning;
+        self
+    }
+
     pub fn resolve(&self) -> anyhow::Result<Chain> {
         let spec = ChainSpec::from_file(&self.chain).with_context(|| format!("chain spec {}", self.chain.display()))?;
         let base = match &self.base_path {

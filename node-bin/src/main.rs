@@ -8,22 +8,27 @@ mod build_spec;
 mod chain_cmd;
 mod chain_info;
 mod key_cmd;
+mod node_cmd;
 mod overseer_cmd;
+mod prometheus;
 mod runtime_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Weft, an alternative Polkadot Host.
+/// Weft, an alternative Polkadot Host. Without a subcommand, runs the node:
+/// `weft --chain <spec> --base-path <dir> [--port P] [--prometheus-port M] [network flags]`.
 #[derive(Debug, Parser)]
-#[command(name = "weft", version, about)]
+#[command(name = "weft", version, about, args_conflicts_with_subcommands = true)]
 struct Cli {
     /// Node configuration file (TOML); command-line flags override it.
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    node: node_cmd::NodeArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,6 +71,7 @@ fn init_logging(filter: Option<&str>) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
@@ -74,8 +80,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(path) => weft_config::NodeConfig::load(path)?,
         None => weft_config::NodeConfig::default(),
     };
-    init_logging(config.log.as_deref());
-    match cli.command {
+    // The node logs its progress by default; the other commands only warnings.
+    let default_log = if cli.command.is_none() { Some("info") } else { None };
+    init_logging(config.log.as_deref().or(default_log));
+    let Some(command) = cli.command else {
+        return node_cmd::run(cli.node, &config);
+    };
+    match command {
         Command::ChainInfo(args) => chain_info::run(args, &config),
         Command::BuildSpec(args) => build_spec::run(args),
         Command::Runtime(command) => runtime_cmd::run(command),

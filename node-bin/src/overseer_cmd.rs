@@ -90,7 +90,7 @@ pub fn sim(command: SimCommand) -> anyhow::Result<()> {
 /// Registers the real chain-store, block-import and runtime-executor subsystems as the
 /// `default` implementations of their slots. Block import's signals go to the overseer
 /// through `handle` once it is started.
-fn register_chain(
+pub fn register_chain(
     registry: &mut Registry,
     store: weft_chain_store::ChainStore,
     executor: weft_runtime_executor::Executor,

@@ -22,6 +22,9 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct NetworkConfig {
     /// Addresses to listen on (`/ip4/…/tcp/…`, `/ip4/…/tcp/…/ws`).
     pub listen_addrs: Vec<Multiaddr>,
+    /// Addresses other nodes can reach us on (behind NAT, a proxy): announced through
+    /// identify and Kademlia in addition to the listen addresses.
+    pub public_addrs: Vec<Multiaddr>,
     /// Nodes to connect to at start and to seed Kademlia with; each address must end
     /// with `/p2p/<peer id>`.
     pub bootnodes: Vec<Multiaddr>,
@@ -55,6 +58,7 @@ impl NetworkConfig {
                 "/ip4/0.0.0.0/tcp/30333".parse().expect("a valid multiaddr literal"),
                 "/ip6/::/tcp/30333".parse().expect("a valid multiaddr literal"),
             ],
+            public_addrs: Vec::new(),
             bootnodes: Vec::new(),
             genesis_hash,
             fork_id: None,

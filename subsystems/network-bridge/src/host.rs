@@ -36,16 +36,26 @@ use libp2p::{
     dns, identify, identity, kad, noise, ping, tcp, websocket, yamux, Multiaddr, PeerId, StreamProtocol, Swarm,
 };
 use tokio::sync::{broadcast, mpsc, oneshot};
+use weft_block::{Header, H256};
 use weft_chain_store::ChainStore;
+use weft_network_protocol::announce::{
+    check_grandpa_notification_size, decode_block_announce, decode_handshake, decode_transactions,
+    encode_block_announce, encode_handshake, BlockAnnounce, BlockAnnouncesHandshake, Roles, MAX_BLOCK_ANNOUNCE_BYTES,
+    MAX_GRANDPA_NOTIFICATION_BYTES, MAX_TRANSACTIONS_BYTES,
+};
+use weft_network_protocol::light::{MAX_LIGHT_REQUEST_BYTES, MAX_LIGHT_RESPONSE_BYTES};
 use weft_network_protocol::names::{Protocol, ProtocolNames};
+use weft_network_protocol::state::{MAX_STATE_REQUEST_BYTES, MAX_STATE_RESPONSE_BYTES};
 use weft_network_protocol::sync::{
     decode_block_request, decode_block_response, encode_block_request, encode_block_response, validate_response,
     BlockRequest, ResponseBlock, MAX_BLOCK_RESPONSE_BYTES, MAX_REQUEST_BYTES,
 };
+use weft_runtime_executor::Executor;
 
 use crate::codec::{FrameTooLarge, RequestFrame, SyncCodec};
 use crate::config::split_peer_address;
-use crate::server::{serve_block_request, ServeError};
+use crate::notifications::{Notifications, NotificationsEvent, ProtocolConfig, ProtocolIndex};
+use crate::server::serve_block_request;
 use crate::{NetworkConfig, NetworkError};
 
 /// The identify protocol version Substrate nodes announce.
@@ -112,6 +122,42 @@ pub enum NetworkEvent {
         /// Whether the peer is now banned (and disconnected).
         banned: bool,
     },
+    /// A peer's block-announces substream opened with a valid handshake: the peer is on
+    /// our chain and now a sync peer.
+    SyncPeerConnected {
+        /// The peer.
+        peer: PeerId,
+        /// Its handshake (roles, best block).
+        handshake: BlockAnnouncesHandshake,
+    },
+    /// A sync peer's block-announces substreams closed.
+    SyncPeerDisconnected {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// A sync peer announced a block.
+    BlockAnnounce {
+        /// The peer.
+        peer: PeerId,
+        /// The announced header.
+        header: Header,
+        /// Whether the peer says it is its new best block.
+        is_best: bool,
+    },
+    /// A sync peer sent transactions.
+    Transactions {
+        /// The peer.
+        peer: PeerId,
+        /// The encoded extrinsics.
+        extrinsics: Vec<Vec<u8>>,
+    },
+    /// A GRANDPA gossip message arrived (raw; the GRANDPA subsystem decodes it).
+    GrandpaNotification {
+        /// The peer.
+        peer: PeerId,
+        /// The message.
+        bytes: Vec<u8>,
+    },
     /// A block request was answered.
     BlockRequestServed {
         /// The requester.
@@ -168,12 +214,116 @@ pub struct NetworkStats {
     pub bytes_served: u64,
 }
 
+/// The request-response protocols of the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RequestProtocol {
+    /// `sync/2` block requests.
+    Sync,
+    /// `state/2` state requests.
+    State,
+    /// `light/2` light-client requests.
+    Light,
+}
+
+impl RequestProtocol {
+    fn max_request(self) -> usize {
+        match self {
+            RequestProtocol::Sync => MAX_REQUEST_BYTES,
+            RequestProtocol::State => MAX_STATE_REQUEST_BYTES,
+            RequestProtocol::Light => MAX_LIGHT_REQUEST_BYTES,
+        }
+    }
+
+    fn max_response(self) -> usize {
+        match self {
+            RequestProtocol::Sync => MAX_BLOCK_RESPONSE_BYTES,
+            RequestProtocol::State => MAX_STATE_RESPONSE_BYTES,
+            RequestProtocol::Light => MAX_LIGHT_RESPONSE_BYTES,
+        }
+    }
+
+    fn names(self) -> Protocol {
+        match self {
+            RequestProtocol::Sync => Protocol::Sync,
+            RequestProtocol::State => Protocol::State,
+            RequestProtocol::Light => Protocol::Light,
+        }
+    }
+}
+
+/// The notification protocols of the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NotificationProtocol {
+    /// `block-announces/1`.
+    BlockAnnounces,
+    /// `transactions/1`.
+    Transactions,
+    /// `grandpa/1`.
+    Grandpa,
+}
+
+impl NotificationProtocol {
+    const ALL: [NotificationProtocol; 3] =
+        [NotificationProtocol::BlockAnnounces, NotificationProtocol::Transactions, NotificationProtocol::Grandpa];
+
+    fn index(self) -> ProtocolIndex {
+        ProtocolIndex(self as usize)
+    }
+
+    fn from_index(index: ProtocolIndex) -> Option<Self> {
+        Self::ALL.get(index.0).copied()
+    }
+
+    fn names(self) -> Protocol {
+        match self {
+            NotificationProtocol::BlockAnnounces => Protocol::BlockAnnounces,
+            NotificationProtocol::Transactions => Protocol::Transactions,
+            NotificationProtocol::Grandpa => Protocol::Grandpa,
+        }
+    }
+
+    fn max_notification(self) -> usize {
+        match self {
+            NotificationProtocol::BlockAnnounces => MAX_BLOCK_ANNOUNCE_BYTES,
+            NotificationProtocol::Transactions => MAX_TRANSACTIONS_BYTES,
+            NotificationProtocol::Grandpa => MAX_GRANDPA_NOTIFICATION_BYTES,
+        }
+    }
+}
+
 #[derive(NetworkBehaviour)]
 struct Behaviour {
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     kad: kad::Behaviour<kad::store::MemoryStore>,
     sync: request_response::Behaviour<SyncCodec>,
+    state: request_response::Behaviour<SyncCodec>,
+    light: request_response::Behaviour<SyncCodec>,
+    notifications: Notifications,
+}
+
+impl Behaviour {
+    fn requests(&mut self, protocol: RequestProtocol) -> &mut request_response::Behaviour<SyncCodec> {
+        match protocol {
+            RequestProtocol::Sync => &mut self.sync,
+            RequestProtocol::State => &mut self.state,
+            RequestProtocol::Light => &mut self.light,
+        }
+    }
+}
+
+fn request_behaviour(
+    names: &ProtocolNames,
+    protocol: RequestProtocol,
+    timeout: Duration,
+) -> Result<(request_response::Behaviour<SyncCodec>, Vec<StreamProtocol>), NetworkError> {
+    let protocols = names.names(protocol.names()).into_iter().map(stream_protocol).collect::<Result<Vec<_>, _>>()?;
+    let behaviour = request_response::Behaviour::with_codec(
+        SyncCodec::with_limits(protocol.max_request(), protocol.max_response()),
+        protocols.iter().cloned().map(|p| (p, ProtocolSupport::Full)),
+        request_response::Config::default().with_request_timeout(timeout),
+    );
+    Ok((behaviour, protocols))
 }
 
 fn stream_protocol(name: String) -> Result<StreamProtocol, NetworkError> {
@@ -218,6 +368,7 @@ where
 struct Shared {
     listen_addrs: Vec<Multiaddr>,
     connected: HashSet<PeerId>,
+    sync_peers: HashMap<PeerId, BlockAnnouncesHandshake>,
     stats: NetworkStats,
 }
 
@@ -227,7 +378,9 @@ pub type ResponseCallback = Box<dyn FnOnce(Result<Vec<u8>, NetworkError>) + Send
 type Reply = ResponseCallback;
 
 enum Command {
-    Request { peer: PeerId, payload: Vec<u8>, reply: Reply },
+    Request { peer: PeerId, protocol: RequestProtocol, payload: Vec<u8>, reply: Reply },
+    Announce { header: Box<Header>, is_best: bool },
+    Notify { peer: PeerId, protocol: NotificationProtocol, bytes: Vec<u8> },
     Report { peer: PeerId, report: PeerReport },
     Dial { address: Multiaddr },
     Shutdown,
@@ -269,12 +422,42 @@ impl NetworkHost {
         config: NetworkConfig,
         store: ChainStore,
     ) -> Result<(NetworkHost, broadcast::Receiver<NetworkEvent>), NetworkError> {
+        Self::start_with(config, store, None).await
+    }
+
+    /// [`NetworkHost::start`], with an executor to answer `light/2` remote-call requests
+    /// (without one they are refused).
+    pub async fn start_with(
+        config: NetworkConfig,
+        store: ChainStore,
+        executor: Option<Executor>,
+    ) -> Result<(NetworkHost, broadcast::Receiver<NetworkEvent>), NetworkError> {
         let names = config.protocol_names();
         let keypair = config.node_key.keypair().clone();
         let local_peer_id = keypair.public().to_peer_id();
 
-        let sync_protocols =
-            names.names(Protocol::Sync).into_iter().map(stream_protocol).collect::<Result<Vec<_>, _>>()?;
+        let (sync, sync_protocols) = request_behaviour(&names, RequestProtocol::Sync, config.request_timeout)?;
+        let (state, _) = request_behaviour(&names, RequestProtocol::State, config.request_timeout)?;
+        let (light, _) = request_behaviour(&names, RequestProtocol::Light, config.request_timeout)?;
+        // A store without a genesis yet (tools, tests) announces the genesis as its best.
+        let (best_number, best_hash) = store.best().unwrap_or((0, config.genesis_hash));
+        let handshake =
+            BlockAnnouncesHandshake { roles: Roles::FULL, best_number, best_hash, genesis_hash: config.genesis_hash };
+        let mut notification_protocols = Vec::new();
+        for protocol in NotificationProtocol::ALL {
+            let mut all = names.names(protocol.names()).into_iter().map(stream_protocol);
+            let main = all.next().ok_or_else(|| NetworkError::ProtocolName(format!("{protocol:?}")))??;
+            let fallbacks = all.collect::<Result<Vec<_>, _>>()?;
+            let our_handshake = match protocol {
+                NotificationProtocol::BlockAnnounces => encode_handshake(&handshake),
+                // The other protocols' handshake is our roles (Substrate's default).
+                _ => vec![Roles::FULL.bits()],
+            };
+            notification_protocols.push(
+                ProtocolConfig::new(main, our_handshake, protocol.max_notification() as u64)
+                    .with_fallback_names(fallbacks),
+            );
+        }
         let kad_protocol = stream_protocol(names.name(Protocol::Kad))?;
         let bootnodes = config.bootnodes.iter().map(split_peer_address).collect::<Result<Vec<_>, _>>()?;
         let reserved: HashMap<PeerId, Multiaddr> =
@@ -293,11 +476,10 @@ impl NetworkHost {
             ),
             ping: ping::Behaviour::new(ping::Config::new()),
             kad,
-            sync: request_response::Behaviour::with_codec(
-                SyncCodec::default(),
-                sync_protocols.iter().cloned().map(|p| (p, ProtocolSupport::Full)),
-                request_response::Config::default().with_request_timeout(config.request_timeout),
-            ),
+            sync,
+            state,
+            light,
+            notifications: Notifications::new(notification_protocols),
         };
         let transport = build_transport(&keypair)?;
         let mut swarm = Swarm::new(
@@ -316,6 +498,9 @@ impl NetworkHost {
                 .map_err(|e| NetworkError::Listen { address: address.clone(), reason: e.to_string() })?;
             pending_listeners.insert(id);
         }
+        for address in &config.public_addrs {
+            swarm.add_external_address(address.clone());
+        }
         for (peer, address) in bootnodes.iter().map(|(p, a)| (p, a)).chain(reserved.iter()) {
             swarm.behaviour_mut().kad.add_address(peer, address.clone());
             swarm.add_peer_address(*peer, address.clone());
@@ -329,6 +514,10 @@ impl NetworkHost {
         let event_loop = EventLoop {
             swarm,
             store,
+            executor,
+            genesis_hash: config.genesis_hash,
+            handshake,
+            sync_peers: HashMap::new(),
             local_peer_id,
             commands: commands_rx,
             events: events.clone(),
@@ -431,14 +620,25 @@ impl NetworkHost {
     /// Sends a raw `sync/2` request (at most [`MAX_REQUEST_BYTES`]) to `peer`, dialing it
     /// if needed, and returns the raw response (at most 16 MiB).
     pub async fn request_raw(&self, peer: PeerId, payload: Vec<u8>) -> Result<Vec<u8>, NetworkError> {
-        if payload.len() > MAX_REQUEST_BYTES {
-            return Err(NetworkError::RequestTooLarge { len: payload.len(), max: MAX_REQUEST_BYTES });
+        self.request(peer, RequestProtocol::Sync, payload).await
+    }
+
+    /// Sends a raw request on one of the request protocols to `peer`, dialing it if
+    /// needed, and returns the raw response (within the protocol's size limit).
+    pub async fn request(
+        &self,
+        peer: PeerId,
+        protocol: RequestProtocol,
+        payload: Vec<u8>,
+    ) -> Result<Vec<u8>, NetworkError> {
+        if payload.len() > protocol.max_request() {
+            return Err(NetworkError::RequestTooLarge { len: payload.len(), max: protocol.max_request() });
         }
         let (reply, response) = oneshot::channel();
         let reply: Reply = Box::new(move |result| {
             let _ = reply.send(result);
         });
-        self.send(Command::Request { peer, payload, reply })?;
+        self.send(Command::Request { peer, protocol, payload, reply })?;
         // libp2p times the request once it is on a connection; dialing has its own
         // transport timeout. This bound covers both.
         let bound = self.inner.request_timeout * 2 + TRANSPORT_TIMEOUT;
@@ -457,11 +657,27 @@ impl NetworkHost {
             on_response(Err(NetworkError::RequestTooLarge { len: payload.len(), max: MAX_REQUEST_BYTES }));
             return;
         }
-        if let Err(Command::Request { reply, .. }) =
-            self.send_returning(Command::Request { peer, payload, reply: on_response })
-        {
+        let command = Command::Request { peer, protocol: RequestProtocol::Sync, payload, reply: on_response };
+        if let Err(Command::Request { reply, .. }) = self.send_returning(command) {
             reply(Err(NetworkError::Shutdown));
         }
+    }
+
+    /// Announces a block to every sync peer (and, if it is our new best block, puts it in
+    /// our block-announces handshake).
+    pub fn announce_block(&self, header: Header, is_best: bool) {
+        let _ = self.send(Command::Announce { header: Box::new(header), is_best });
+    }
+
+    /// Sends a notification to a peer on one of the notification protocols (dropped if
+    /// the substream is not open or its queue is full).
+    pub fn send_notification(&self, peer: PeerId, protocol: NotificationProtocol, bytes: Vec<u8>) {
+        let _ = self.send(Command::Notify { peer, protocol, bytes });
+    }
+
+    /// The peers whose block-announces substream is open, with their handshake.
+    pub fn sync_peers(&self) -> Vec<(PeerId, BlockAnnouncesHandshake)> {
+        lock(&self.inner.shared).sync_peers.iter().map(|(p, h)| (*p, *h)).collect()
     }
 
     fn send_returning(&self, command: Command) -> Result<(), Command> {
@@ -511,11 +727,16 @@ impl NetworkHost {
     }
 }
 
+/// Answers one inbound request on the blocking pool: the encoded response (or why not)
+/// and, for block requests, the number of blocks in it.
+type ServeJob = Box<dyn FnOnce() -> (Result<Vec<u8>, String>, usize) + Send>;
+
 /// A served block request, back from the blocking pool.
 struct Served {
+    protocol: RequestProtocol,
     peer: PeerId,
     channel: request_response::ResponseChannel<Vec<u8>>,
-    result: Result<Vec<u8>, ServeError>,
+    result: Result<Vec<u8>, String>,
     blocks: usize,
 }
 
@@ -527,13 +748,19 @@ struct PeerSlot {
 struct EventLoop {
     swarm: Swarm<Behaviour>,
     store: ChainStore,
+    executor: Option<Executor>,
+    genesis_hash: H256,
+    /// Our block-announces handshake (best block updated by announces).
+    handshake: BlockAnnouncesHandshake,
+    /// Peers whose block-announces handshake we accepted.
+    sync_peers: HashMap<PeerId, BlockAnnouncesHandshake>,
     local_peer_id: PeerId,
     commands: mpsc::UnboundedReceiver<Command>,
     events: broadcast::Sender<NetworkEvent>,
     shared: Arc<Mutex<Shared>>,
     served_tx: mpsc::UnboundedSender<Served>,
     served_rx: mpsc::UnboundedReceiver<Served>,
-    pending_requests: HashMap<OutboundRequestId, (PeerId, Reply)>,
+    pending_requests: HashMap<(RequestProtocol, OutboundRequestId), (PeerId, Reply)>,
     peers: HashMap<PeerId, PeerSlot>,
     bootnodes: Vec<(PeerId, Multiaddr)>,
     reserved: HashMap<PeerId, Multiaddr>,
@@ -653,13 +880,14 @@ impl EventLoop {
 
     fn on_command(&mut self, command: Command) {
         match command {
-            Command::Request { peer, payload, reply } => {
+            Command::Request { peer, protocol, payload, reply } => {
                 if self.is_banned(&peer) {
                     reply(Err(NetworkError::Banned(peer)));
                     return;
                 }
-                let id = self.swarm.behaviour_mut().sync.send_request(&peer, RequestFrame::Payload(payload));
-                self.pending_requests.insert(id, (peer, reply));
+                let id =
+                    self.swarm.behaviour_mut().requests(protocol).send_request(&peer, RequestFrame::Payload(payload));
+                self.pending_requests.insert((protocol, id), (peer, reply));
             }
             Command::Report { peer, report } => self.report(peer, report),
             Command::Dial { address } => {
@@ -667,13 +895,46 @@ impl EventLoop {
                     tracing::warn!(%address, "dial: {e}");
                 }
             }
+            Command::Announce { header, is_best } => self.announce(*header, is_best),
+            Command::Notify { peer, protocol, bytes } => {
+                if let Err(e) = self.swarm.behaviour_mut().notifications.send(peer, protocol.index(), bytes) {
+                    tracing::debug!(%peer, ?protocol, "notification not sent: {e}");
+                }
+            }
             Command::Shutdown => {}
         }
     }
 
+    fn announce(&mut self, header: Header, is_best: bool) {
+        let hash = header.hash();
+        if is_best && header.number >= self.handshake.best_number {
+            self.handshake.best_number = header.number;
+            self.handshake.best_hash = hash;
+            let encoded = encode_handshake(&self.handshake);
+            self.swarm
+                .behaviour_mut()
+                .notifications
+                .set_handshake(NotificationProtocol::BlockAnnounces.index(), encoded);
+        }
+        let bytes = encode_block_announce(&BlockAnnounce::new(header, is_best));
+        let peers: Vec<PeerId> = self.sync_peers.keys().copied().collect();
+        let index = NotificationProtocol::BlockAnnounces.index();
+        let mut sent = 0;
+        for peer in peers {
+            match self.swarm.behaviour_mut().notifications.send(peer, index, bytes.clone()) {
+                Ok(()) => sent += 1,
+                Err(e) => tracing::debug!(%peer, "block announce not sent: {e}"),
+            }
+        }
+        tracing::debug!(%hash, sent, "block announced");
+    }
+
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
-            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_request_event(RequestProtocol::Sync, event),
+            SwarmEvent::Behaviour(BehaviourEvent::State(event)) => self.on_request_event(RequestProtocol::State, event),
+            SwarmEvent::Behaviour(BehaviourEvent::Light(event)) => self.on_request_event(RequestProtocol::Light, event),
+            SwarmEvent::Behaviour(BehaviourEvent::Notifications(event)) => self.on_notifications_event(event),
             SwarmEvent::Behaviour(BehaviourEvent::Identify(event)) => self.on_identify_event(event),
             SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => match event {
                 kad::Event::RoutingUpdated { peer, .. } => tracing::debug!(%peer, "kademlia routing table updated"),
@@ -716,6 +977,9 @@ impl EventLoop {
             }
             SwarmEvent::ConnectionClosed { peer_id, num_established, cause, .. } => {
                 tracing::debug!(peer = %peer_id, num_established, "connection closed: {cause:?}");
+                if num_established == 0 {
+                    self.sync_peer_gone(peer_id);
+                }
                 if num_established == 0 && self.peers.remove(&peer_id).is_some() {
                     lock(&self.shared).connected.remove(&peer_id);
                     tracing::info!(peer = %peer_id, "peer disconnected");
@@ -761,6 +1025,9 @@ impl EventLoop {
         lock(&self.shared).connected.insert(peer);
         tracing::info!(%peer, %address, inbound, "peer connected");
         self.emit(NetworkEvent::PeerConnected { peer, address, inbound });
+        // Every peer with a slot is offered our block-announces substream; its handshake
+        // tells whether it is on our chain.
+        self.swarm.behaviour_mut().notifications.open(peer, NotificationProtocol::BlockAnnounces.index());
     }
 
     fn on_identify_event(&mut self, event: identify::Event) {
@@ -782,11 +1049,11 @@ impl EventLoop {
         });
     }
 
-    fn on_sync_event(&mut self, event: request_response::Event<RequestFrame, Vec<u8>>) {
+    fn on_request_event(&mut self, protocol: RequestProtocol, event: request_response::Event<RequestFrame, Vec<u8>>) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request { request, channel, .. } => {
-                    self.on_inbound_request(peer, request, channel)
+                    self.on_inbound_request(protocol, peer, request, channel)
                 }
                 request_response::Message::Response { request_id, response } => {
                     {
@@ -794,7 +1061,7 @@ impl EventLoop {
                         shared.stats.requests_completed += 1;
                         shared.stats.bytes_received += response.len() as u64;
                     }
-                    if let Some((_, reply)) = self.pending_requests.remove(&request_id) {
+                    if let Some((_, reply)) = self.pending_requests.remove(&(protocol, request_id)) {
                         reply(Ok(response));
                     }
                 }
@@ -815,20 +1082,125 @@ impl EventLoop {
                         _ => NetworkError::Io { peer, reason: e.to_string() },
                     },
                 };
-                tracing::debug!(%peer, "request failed: {error}");
-                if let Some((_, reply)) = self.pending_requests.remove(&request_id) {
+                tracing::debug!(%peer, ?protocol, "request failed: {error}");
+                if let Some((_, reply)) = self.pending_requests.remove(&(protocol, request_id)) {
                     reply(Err(error));
                 }
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
-                tracing::debug!(%peer, "inbound request failed: {error}")
+                tracing::debug!(%peer, ?protocol, "inbound request failed: {error}")
             }
             request_response::Event::ResponseSent { .. } => {}
         }
     }
 
+    /// A peer's block-announces handshake: on our chain (a sync peer) or not (banned).
+    fn on_block_announces_handshake(&mut self, peer: PeerId, bytes: &[u8]) -> bool {
+        let handshake = match decode_handshake(bytes) {
+            Ok(handshake) => handshake,
+            Err(e) => {
+                self.report(peer, PeerReport::fatal(format!("malformed block-announces handshake: {e}")));
+                return false;
+            }
+        };
+        if handshake.genesis_hash != self.genesis_hash {
+            let reason = format!("block-announces handshake on another genesis ({})", handshake.genesis_hash);
+            self.report(peer, PeerReport::fatal(reason));
+            return false;
+        }
+        if let std::collections::hash_map::Entry::Vacant(entry) = self.sync_peers.entry(peer) {
+            entry.insert(handshake);
+            lock(&self.shared).sync_peers.insert(peer, handshake);
+            tracing::info!(%peer, best = handshake.best_number, "sync peer connected");
+            self.emit(NetworkEvent::SyncPeerConnected { peer, handshake });
+            // With the chain confirmed, the other notification protocols follow.
+            for protocol in [NotificationProtocol::Transactions, NotificationProtocol::Grandpa] {
+                self.swarm.behaviour_mut().notifications.open(peer, protocol.index());
+            }
+        }
+        true
+    }
+
+    fn sync_peer_gone(&mut self, peer: PeerId) {
+        if self.sync_peers.remove(&peer).is_some() {
+            lock(&self.shared).sync_peers.remove(&peer);
+            tracing::debug!(%peer, "sync peer disconnected");
+            self.emit(NetworkEvent::SyncPeerDisconnected { peer });
+        }
+    }
+
+    fn on_notifications_event(&mut self, event: NotificationsEvent) {
+        match event {
+            NotificationsEvent::InboundOpenRequest { peer, protocol, handshake, .. } => {
+                let accept = match NotificationProtocol::from_index(protocol) {
+                    Some(NotificationProtocol::BlockAnnounces) => self.on_block_announces_handshake(peer, &handshake),
+                    // The other protocols only with peers known to be on our chain.
+                    Some(_) => self.sync_peers.contains_key(&peer),
+                    None => false,
+                };
+                let accept = accept && !self.is_banned(&peer);
+                self.swarm.behaviour_mut().notifications.accept_inbound(peer, protocol, accept);
+            }
+            NotificationsEvent::OutboundOpened { peer, protocol, handshake, .. } => {
+                if NotificationProtocol::from_index(protocol) == Some(NotificationProtocol::BlockAnnounces) {
+                    self.on_block_announces_handshake(peer, &handshake);
+                }
+            }
+            NotificationsEvent::OutboundOpenFailed { peer, protocol, reason } => {
+                tracing::debug!(%peer, protocol = protocol.0, "notification substream not opened: {reason}")
+            }
+            NotificationsEvent::Notification { peer, protocol, bytes } => self.on_notification(peer, protocol, bytes),
+            NotificationsEvent::Closed { peer, protocol, direction } => {
+                tracing::debug!(%peer, protocol = protocol.0, ?direction, "notification substream closed");
+                if NotificationProtocol::from_index(protocol) == Some(NotificationProtocol::BlockAnnounces) {
+                    self.sync_peer_gone(peer);
+                }
+            }
+            NotificationsEvent::ProtocolViolation { peer, protocol, reason } => {
+                let name = NotificationProtocol::from_index(protocol);
+                self.report(peer, PeerReport::fatal(format!("{name:?} protocol violation: {reason}")));
+            }
+        }
+    }
+
+    fn on_notification(&mut self, peer: PeerId, protocol: ProtocolIndex, bytes: Vec<u8>) {
+        if !self.sync_peers.contains_key(&peer) {
+            return;
+        }
+        match NotificationProtocol::from_index(protocol) {
+            Some(NotificationProtocol::BlockAnnounces) => match decode_block_announce(&bytes) {
+                Ok(announce) => {
+                    let is_best = announce.is_best();
+                    if is_best {
+                        if let Some(h) = self.sync_peers.get_mut(&peer) {
+                            if announce.header.number > h.best_number {
+                                h.best_number = announce.header.number;
+                                h.best_hash = announce.hash();
+                            }
+                        }
+                    }
+                    self.emit(NetworkEvent::BlockAnnounce { peer, header: announce.header, is_best });
+                }
+                Err(e) => self.report(peer, PeerReport::fatal(format!("malformed block announce: {e}"))),
+            },
+            Some(NotificationProtocol::Transactions) => match decode_transactions(&bytes) {
+                Ok(extrinsics) => {
+                    let extrinsics = extrinsics.into_iter().map(|x| x.0).collect();
+                    self.emit(NetworkEvent::Transactions { peer, extrinsics });
+                }
+                Err(e) => self.report(peer, PeerReport::minor(format!("malformed transactions: {e}"))),
+            },
+            Some(NotificationProtocol::Grandpa) => match check_grandpa_notification_size(&bytes) {
+                Ok(()) => self.emit(NetworkEvent::GrandpaNotification { peer, bytes }),
+                Err(e) => self.report(peer, PeerReport::fatal(format!("GRANDPA notification: {e}"))),
+            },
+            None => {}
+        }
+    }
+
     fn on_inbound_request(
         &mut self,
+        protocol: RequestProtocol,
         peer: PeerId,
         request: RequestFrame,
         channel: request_response::ResponseChannel<Vec<u8>>,
@@ -840,44 +1212,60 @@ impl EventLoop {
         let request = match request {
             RequestFrame::Payload(payload) => payload,
             RequestFrame::TooLarge(too_large) => {
-                self.report(peer, PeerReport::fatal(format!("oversized block request: {too_large}")));
-                return;
-            }
-        };
-        let request = match decode_block_request(&request) {
-            Ok(request) => request,
-            Err(e) => {
-                self.report(peer, PeerReport::minor(format!("invalid block request: {e}")));
+                self.report(peer, PeerReport::fatal(format!("oversized {protocol:?} request: {too_large}")));
                 return;
             }
         };
         if self.serving >= MAX_CONCURRENT_SERVES {
-            tracing::debug!(%peer, "too many block requests being served, dropping one");
+            tracing::debug!(%peer, ?protocol, "too many requests being served, dropping one");
             return;
         }
+        let job: ServeJob = match protocol {
+            RequestProtocol::Sync => {
+                let request = match decode_block_request(&request) {
+                    Ok(request) => request,
+                    Err(e) => {
+                        self.report(peer, PeerReport::minor(format!("invalid block request: {e}")));
+                        return;
+                    }
+                };
+                let store = self.store.clone();
+                Box::new(move || match serve_block_request(&store, &request) {
+                    Ok(response) => (Ok(encode_block_response(&response)), response.blocks.len()),
+                    Err(e) => (Err(e.to_string()), 0),
+                })
+            }
+            RequestProtocol::State => {
+                let store = self.store.clone();
+                Box::new(move || (crate::serve_state_request_bytes(&store, &request).map_err(|e| e.to_string()), 0))
+            }
+            RequestProtocol::Light => {
+                let Some(executor) = self.executor.clone() else {
+                    tracing::debug!(%peer, "light-client request refused: no executor");
+                    return;
+                };
+                let store = self.store.clone();
+                Box::new(move || {
+                    (crate::serve_light_request_bytes(&store, &executor, &request).map_err(|e| e.to_string()), 0)
+                })
+            }
+        };
         self.serving += 1;
-        let store = self.store.clone();
         let served = self.served_tx.clone();
         tokio::task::spawn_blocking(move || {
-            let (result, blocks) = match serve_block_request(&store, &request) {
-                Ok(response) => {
-                    let blocks = response.blocks.len();
-                    (Ok(encode_block_response(&response)), blocks)
-                }
-                Err(e) => (Err(e), 0),
-            };
+            let (result, blocks) = job();
             // The host may have stopped meanwhile.
-            let _ = served.send(Served { peer, channel, result, blocks });
+            let _ = served.send(Served { protocol, peer, channel, result, blocks });
         });
     }
 
     fn on_served(&mut self, served: Served) {
-        let Served { peer, channel, result, blocks } = served;
+        let Served { protocol, peer, channel, result, blocks } = served;
         self.serving = self.serving.saturating_sub(1);
         match result {
-            Ok(bytes) if bytes.len() <= MAX_BLOCK_RESPONSE_BYTES => {
+            Ok(bytes) if bytes.len() <= protocol.max_response() => {
                 let len = bytes.len();
-                if self.swarm.behaviour_mut().sync.send_response(channel, bytes).is_err() {
+                if self.swarm.behaviour_mut().requests(protocol).send_response(channel, bytes).is_err() {
                     tracing::debug!(%peer, "requester gone before the response");
                     return;
                 }
@@ -886,11 +1274,13 @@ impl EventLoop {
                     shared.stats.requests_served += 1;
                     shared.stats.bytes_served += len as u64;
                 }
-                tracing::debug!(%peer, blocks, bytes = len, "block request served");
-                self.emit(NetworkEvent::BlockRequestServed { peer, blocks, bytes: len });
+                tracing::debug!(%peer, ?protocol, blocks, bytes = len, "request served");
+                if protocol == RequestProtocol::Sync {
+                    self.emit(NetworkEvent::BlockRequestServed { peer, blocks, bytes: len });
+                }
             }
-            Ok(bytes) => tracing::error!(%peer, len = bytes.len(), "block response over the size limit, not sent"),
-            Err(e) => tracing::warn!(%peer, "block request not served: {e}"),
+            Ok(bytes) => tracing::error!(%peer, ?protocol, len = bytes.len(), "response over the size limit, not sent"),
+            Err(e) => tracing::warn!(%peer, ?protocol, "request not served: {e}"),
         }
     }
 }

@@ -56,13 +56,16 @@ struct Driver {
     rng: rand::rngs::StdRng,
     timer: u64,
     /// Outstanding block requests: (peer, request bytes, reply).
-    requests: Vec<(PeerId, Vec<u8>, weft_messages::oneshot::Sender<Result<Vec<u8>, String>>, PendingEvent)>,
-    imports: Vec<(Vec<IncomingBlock>, weft_messages::oneshot::Sender<Result<Vec<Hash>, String>>, PendingEvent)>,
+    requests: Vec<OutstandingRequest>,
+    imports: Vec<OutstandingImport>,
     reports: Vec<(PeerId, i32)>,
     timers: Vec<(Duration, BoxedEvent)>,
 }
 
 type PendingEvent = weft_overseer::PendingReply;
+type ReplyTo<T> = weft_messages::oneshot::Sender<Result<T, String>>;
+type OutstandingRequest = (PeerId, Vec<u8>, ReplyTo<Vec<u8>>, PendingEvent);
+type OutstandingImport = (Vec<IncomingBlock>, ReplyTo<Vec<Hash>>, PendingEvent);
 
 impl Driver {
     fn new(best: (BlockNumber, Hash), config: SyncConfig) -> Self {

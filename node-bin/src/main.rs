@@ -4,6 +4,7 @@
 //! owns no protocol logic. Errors reach the user as one line on stderr and a
 //! non-zero exit code.
 
+mod bench_cmd;
 mod build_spec;
 mod chain_cmd;
 mod chain_info;
@@ -64,6 +65,9 @@ enum Command {
     /// Node keys (the libp2p identity).
     #[command(subcommand)]
     Key(key_cmd::KeyCommand),
+    /// Benchmarks that need more than one node; the last stdout line is JSON.
+    #[command(subcommand)]
+    Benchmark(bench_cmd::BenchCommand),
 }
 
 fn init_logging(filter: Option<&str>) {
@@ -98,6 +102,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CheckBlock(args) => chain_cmd::check_block(args),
         Command::PurgeChain(args) => chain_cmd::purge_chain(args),
         Command::Key(command) => key_cmd::run(command),
+        Command::Benchmark(command) => bench_cmd::run(command),
     }
 }
 

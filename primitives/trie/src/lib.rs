@@ -41,6 +41,7 @@ mod encoder;
 mod hasher;
 pub mod nibbles;
 mod proof;
+pub mod range_proof;
 mod root;
 mod triemap;
 

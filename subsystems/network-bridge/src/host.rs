@@ -69,7 +69,10 @@ pub const BAN_DURATION: Duration = Duration::from_secs(5 * 60);
 pub const MAX_CONCURRENT_SERVES: usize = 16;
 
 const EVENT_CAPACITY: usize = 1024;
-const MINOR_REPORTS_BEFORE_BAN: u32 = 10;
+const MINOR_REPORTS_BEFORE_BAN: f64 = 10.0;
+/// Minor offences are forgotten over time: their weight halves every minute (Substrate's
+/// reputation decays towards zero the same way), so only a burst of them bans a peer.
+const MINOR_REPORT_HALF_LIFE: Duration = Duration::from_secs(60);
 const REDIAL_INTERVAL: Duration = Duration::from_secs(5);
 const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
 const TRANSPORT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -425,8 +428,9 @@ impl NetworkHost {
         Self::start_with(config, store, None).await
     }
 
-    /// [`NetworkHost::start`], with an executor to answer `light/2` remote-call requests
-    /// (without one they are refused).
+    /// [`NetworkHost::start`], with the executor that runs `light/2` remote calls (the
+    /// node's, so that compiled runtimes are shared; without one a default executor is
+    /// used).
     pub async fn start_with(
         config: NetworkConfig,
         store: ChainStore,
@@ -514,10 +518,11 @@ impl NetworkHost {
         let event_loop = EventLoop {
             swarm,
             store,
-            executor,
+            executor: executor.unwrap_or_default(),
             genesis_hash: config.genesis_hash,
             handshake,
             sync_peers: HashMap::new(),
+            pending_announces: HashMap::new(),
             local_peer_id,
             commands: commands_rx,
             events: events.clone(),
@@ -748,12 +753,14 @@ struct PeerSlot {
 struct EventLoop {
     swarm: Swarm<Behaviour>,
     store: ChainStore,
-    executor: Option<Executor>,
+    executor: Executor,
     genesis_hash: H256,
     /// Our block-announces handshake (best block updated by announces).
     handshake: BlockAnnouncesHandshake,
     /// Peers whose block-announces handshake we accepted.
     sync_peers: HashMap<PeerId, BlockAnnouncesHandshake>,
+    /// The latest announce for sync peers whose outbound substream was not open yet.
+    pending_announces: HashMap<PeerId, Vec<u8>>,
     local_peer_id: PeerId,
     commands: mpsc::UnboundedReceiver<Command>,
     events: broadcast::Sender<NetworkEvent>,
@@ -765,7 +772,8 @@ struct EventLoop {
     bootnodes: Vec<(PeerId, Multiaddr)>,
     reserved: HashMap<PeerId, Multiaddr>,
     banned: HashMap<PeerId, Instant>,
-    minor_reports: HashMap<PeerId, u32>,
+    /// Decaying weight of each peer's minor offences, and when it was last updated.
+    minor_reports: HashMap<PeerId, (f64, Instant)>,
     in_peers: u32,
     out_peers: u32,
     reserved_only: bool,
@@ -850,9 +858,13 @@ impl EventLoop {
         let banned = match report.severity {
             Severity::Fatal => true,
             Severity::Minor => {
-                let count = self.minor_reports.entry(peer).or_default();
-                *count += 1;
-                *count >= MINOR_REPORTS_BEFORE_BAN
+                let now = Instant::now();
+                let (weight, since) = self.minor_reports.entry(peer).or_insert((0.0, now));
+                let half_lives = now.duration_since(*since).as_secs_f64() / MINOR_REPORT_HALF_LIFE.as_secs_f64();
+                *weight = *weight * 0.5f64.powf(half_lives) + 1.0;
+                *since = now;
+                // Ten reports within a few seconds weigh a little under ten.
+                *weight > MINOR_REPORTS_BEFORE_BAN - 0.5
             }
         };
         tracing::warn!(%peer, banned, "peer reported: {}", report.reason);
@@ -921,6 +933,11 @@ impl EventLoop {
         let index = NotificationProtocol::BlockAnnounces.index();
         let mut sent = 0;
         for peer in peers {
+            if !self.swarm.behaviour().notifications.is_open(&peer, index) {
+                // Our substream is still opening: the announce goes out once it is open.
+                self.pending_announces.insert(peer, bytes.clone());
+                continue;
+            }
             match self.swarm.behaviour_mut().notifications.send(peer, index, bytes.clone()) {
                 Ok(()) => sent += 1,
                 Err(e) => tracing::debug!(%peer, "block announce not sent: {e}"),
@@ -1122,6 +1139,7 @@ impl EventLoop {
     }
 
     fn sync_peer_gone(&mut self, peer: PeerId) {
+        self.pending_announces.remove(&peer);
         if self.sync_peers.remove(&peer).is_some() {
             lock(&self.shared).sync_peers.remove(&peer);
             tracing::debug!(%peer, "sync peer disconnected");
@@ -1142,12 +1160,23 @@ impl EventLoop {
                 self.swarm.behaviour_mut().notifications.accept_inbound(peer, protocol, accept);
             }
             NotificationsEvent::OutboundOpened { peer, protocol, handshake, .. } => {
-                if NotificationProtocol::from_index(protocol) == Some(NotificationProtocol::BlockAnnounces) {
-                    self.on_block_announces_handshake(peer, &handshake);
+                if NotificationProtocol::from_index(protocol) == Some(NotificationProtocol::BlockAnnounces)
+                    && self.on_block_announces_handshake(peer, &handshake)
+                {
+                    // An announce made while our substream was still opening.
+                    if let Some(bytes) = self.pending_announces.remove(&peer) {
+                        let index = NotificationProtocol::BlockAnnounces.index();
+                        if let Err(e) = self.swarm.behaviour_mut().notifications.send(peer, index, bytes) {
+                            tracing::debug!(%peer, "block announce not sent: {e}");
+                        }
+                    }
                 }
             }
             NotificationsEvent::OutboundOpenFailed { peer, protocol, reason } => {
-                tracing::debug!(%peer, protocol = protocol.0, "notification substream not opened: {reason}")
+                // A peer that does not speak our block-announces protocol is not on our chain;
+                // with no substream open, its connection closes at the idle timeout and gives
+                // its slot back (requests to it still work meanwhile).
+                tracing::debug!(%peer, protocol = protocol.0, "notification substream not opened: {reason}");
             }
             NotificationsEvent::Notification { peer, protocol, bytes } => self.on_notification(peer, protocol, bytes),
             NotificationsEvent::Closed { peer, protocol, direction } => {
@@ -1176,6 +1205,8 @@ impl EventLoop {
                             if announce.header.number > h.best_number {
                                 h.best_number = announce.header.number;
                                 h.best_hash = announce.hash();
+                                let updated = *h;
+                                lock(&self.shared).sync_peers.insert(peer, updated);
                             }
                         }
                     }
@@ -1240,10 +1271,7 @@ impl EventLoop {
                 Box::new(move || (crate::serve_state_request_bytes(&store, &request).map_err(|e| e.to_string()), 0))
             }
             RequestProtocol::Light => {
-                let Some(executor) = self.executor.clone() else {
-                    tracing::debug!(%peer, "light-client request refused: no executor");
-                    return;
-                };
+                let executor = self.executor.clone();
                 let store = self.store.clone();
                 Box::new(move || {
                     (crate::serve_light_request_bytes(&store, &executor, &request).map_err(|e| e.to_string()), 0)

@@ -21,7 +21,8 @@
 //! * the **servers** of the request protocols, answering from a
 //!   [`ChainStore`](weft_chain_store::ChainStore) as Substrate's handlers do: blocks
 //!   ([`serve_block_request`]), state ([`serve_state_request`]) and light-client read and
-//!   call proofs ([`serve_light_request`]), with the client-side checks
+//!   call proofs ([`serve_light_request`]), with or without compact range proofs for state,
+//!   and the client-side checks
 //!   ([`verify_remote_read`], [`StateDownload`]);
 //! * the **overseer subsystem** ([`subsystem`]): the network bridge slot, and the task that
 //!   forwards network events to the sync, GRANDPA and transaction-pool slots;
@@ -30,8 +31,9 @@
 //!
 //! It does not own the wire formats themselves (`weft-network-protocol`), block
 //! verification and execution (`weft-block-import`), nor storage (`weft-chain-store`).
-//! Not here yet: `sync/warp`, state requests with proofs, secure WebSockets, and
-//! reputation with decay (misbehaving peers are banned, minor offences counted).
+//! Not here yet: `sync/warp` and secure WebSockets. Misbehaving peers are banned at once
+//! for fatal offences; minor offences weigh one each, halving every minute, and ten in a
+//! burst ban.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

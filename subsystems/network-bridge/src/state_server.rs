@@ -24,17 +24,26 @@
 //!   is complete only when the whole state has been sent; only the last entry may be an
 //!   incomplete child trie.
 //!
-//! With `no_proof = false` Substrate answers with a compact proof of the same walk
-//! (budgeted by proof size instead of data size). Compact proofs are not available yet,
-//! so such requests are refused with [`StateServeError::ProofNotSupported`]. The walk
-//! (`collect`) is generic over the node store and the size measure so that the proof
-//! mode can run it over a [`RecordingState`](crate::RecordingState), measure the
-//! recorded proof, and compact-encode the recorded nodes.
+//! With `no_proof = false` (Substrate's `read_proof_collection`) the response carries a
+//! compact proof instead of pairs (`entries` empty, `proof` the SCALE-encoded
+//! `CompactProof` of the block's state root): the nodes and hashed values read by the
+//! same walk, with a few differences that are Substrate's (see
+//! [`weft_trie::range_proof`]): the walk reads the start key's own value (and includes
+//! the empty key when it starts from the beginning), a child trie
+//! whose root equals the root of the start keys' child trie is not walked again, child
+//! trie keys are never budgeted, and the budget is the recorded proof's estimated size
+//! (2 MiB): the walk stops right after the first pair that takes it over, with no
+//! exception for the first pair of a trie (it is read, hence proven, anyway).
 //!
-//! **Client** ([`StateDownload`]): the requests of a state sync with `no_proof = true`,
-//! cursor handling as Substrate's `StateSync`, strict checks of every response, and at
-//! the end the child trie roots and the main trie root rebuilt from the downloaded
-//! pairs and compared with the expected state root.
+//! **Client** ([`StateDownload`]): the requests of a state sync, cursor handling as
+//! Substrate's `StateSync`, strict checks of every response, and at the end the child
+//! trie roots and the main trie root rebuilt from the downloaded pairs and compared with
+//! the expected state root. With `no_proof = true` ([`StateDownload::new`]) the pairs of a
+//! response are trusted until that final check; in proof mode
+//! ([`StateDownload::with_proofs`]) each response's proof is decoded and checked against
+//! the expected state root first, and the pairs it proves from the cursor (and whether the
+//! walk is complete) are derived from the proof alone, as Substrate's
+//! `verify_range_proof` does, so a bad response is refused as soon as it arrives.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
@@ -47,20 +56,20 @@ use weft_network_protocol::state::{
     StateResponse, MAX_STATE_RESPONSE_BYTES,
 };
 use weft_network_protocol::ProtocolError;
+use weft_trie::compact::{CompactProof, CompactProofError};
 use weft_trie::db::{NodeStore, TrieDbError};
+use weft_trie::range_proof::{prove_range, verify_range, RangeProofError, RangeWalk, CHILD_STORAGE_KEY_PREFIX};
 use weft_trie::{StateVersion, CHILD_STORAGE_DEFAULT_PREFIX};
 
-/// Key-value bytes a server puts in one response before stopping (Substrate's
-/// `MAX_RESPONSE_BYTES` of the state request handler; the first pair of each trie is
-/// always added, so a response may be larger).
+/// Key-value bytes a server puts in one response before stopping, or, with a proof, the
+/// recorded proof's estimated size (Substrate's `MAX_RESPONSE_BYTES` of the state request
+/// handler, passed to both `storage_collection` and `read_proof_collection`; the first
+/// pair of each trie is always added, and a proof holds the pair that crossed the limit,
+/// so a response may be larger).
 pub const MAX_STATE_RESPONSE_DATA_BYTES: usize = 2 * 1024 * 1024;
 
 /// Most keys in a request's `start` (Substrate's `MAX_NESTED_TRIE_DEPTH`).
 pub const MAX_START_KEYS: usize = 2;
-
-/// Prefix of every child trie key in the main trie (Substrate's
-/// `well_known_keys::CHILD_STORAGE_KEY_PREFIX`).
-const CHILD_STORAGE_KEY_PREFIX: &[u8] = b":child_storage:";
 
 /// Why a state request gets no response.
 #[derive(Debug, thiserror::Error)]
@@ -71,9 +80,6 @@ pub enum StateServeError {
     /// More than [`MAX_START_KEYS`] start keys.
     #[error("state request has {0} start keys, at most 2 are allowed")]
     TooManyStartKeys(usize),
-    /// A proof was requested (`no_proof = false`); compact proofs are not implemented.
-    #[error("state requests with a proof (no_proof = false) are not supported yet")]
-    ProofNotSupported,
     /// The block is not in the store.
     #[error("unknown block {0}")]
     UnknownBlock(H256),
@@ -105,9 +111,27 @@ pub enum StateServeError {
     /// Reading the state's trie failed.
     #[error("state: {0}")]
     Trie(#[from] TrieDbError),
+    /// The recorded nodes could not be compact-encoded (a corrupt state).
+    #[error("compact proof: {0}")]
+    Proof(CompactProofError),
     /// The store failed.
     #[error("chain store: {0}")]
     Store(StoreError),
+}
+
+impl From<RangeProofError> for StateServeError {
+    fn from(e: RangeProofError) -> Self {
+        match e {
+            RangeProofError::TooManyStartKeys(n) => StateServeError::TooManyStartKeys(n),
+            RangeProofError::UnknownChildTrie(key) => StateServeError::UnknownChildTrie(key),
+            RangeProofError::InvalidChildStorageKey(key) => StateServeError::InvalidChildStorageKey(key),
+            RangeProofError::BadChildRoot { key, len } => StateServeError::BadChildRoot { key, len },
+            RangeProofError::Trie(e) => StateServeError::Trie(e),
+            RangeProofError::Compact(e) => StateServeError::Proof(e),
+            // The prover reads without a bound.
+            RangeProofError::TooManyEntries(_) => StateServeError::Trie(TrieDbError::Store(e.to_string())),
+        }
+    }
 }
 
 impl From<StoreError> for StateServeError {
@@ -213,12 +237,19 @@ pub(crate) fn collect<S: NodeStore + ?Sized>(
     Ok(levels)
 }
 
-/// The compact proof of a `no_proof = false` request. Substrate walks as [`collect`]
-/// does, on a recording backend, with the recorded proof's size as budget, and sends
-/// the recorded nodes as a `CompactProof`. Not available until weft-trie encodes
-/// compact proofs.
-fn prove_collection(_store: &ChainStore, _request: &StateRequest) -> Result<Vec<u8>, StateServeError> {
-    Err(StateServeError::ProofNotSupported)
+/// The proof of a `no_proof = false` request (Substrate's `read_proof_collection`): the
+/// walk of the state from `start` on a recording store, with the recorded proof's
+/// estimated size as budget, and the recorded nodes as the SCALE-encoded `CompactProof`
+/// of the state root.
+fn prove_collection<S: NodeStore + ?Sized>(
+    state: &S,
+    root: &[u8; 32],
+    start: &[Vec<u8>],
+    size_limit: usize,
+) -> Result<Vec<u8>, StateServeError> {
+    let proven = prove_range(state, root, start, size_limit)?;
+    // A `CompactProof` is a SCALE `Vec<Vec<u8>>`.
+    Ok(weft_trie::encode_proof(&proven.proof.encoded_nodes))
 }
 
 /// Serves a state request from `store` (see the module documentation).
@@ -226,8 +257,9 @@ pub fn serve_state_request(store: &ChainStore, request: &StateRequest) -> Result
     serve_state_request_with_budget(store, request, MAX_STATE_RESPONSE_DATA_BYTES)
 }
 
-/// [`serve_state_request`] with another key-value budget per response than
-/// [`MAX_STATE_RESPONSE_DATA_BYTES`] (smaller responses for tests or slow links).
+/// [`serve_state_request`] with another budget per response than
+/// [`MAX_STATE_RESPONSE_DATA_BYTES`] (smaller responses for tests or slow links): key and
+/// value bytes with `no_proof = true`, the recorded proof's estimated size otherwise.
 pub fn serve_state_request_with_budget(
     store: &ChainStore,
     request: &StateRequest,
@@ -237,8 +269,8 @@ pub fn serve_state_request_with_budget(
     if request.start.len() > MAX_START_KEYS {
         return Err(StateServeError::TooManyStartKeys(request.start.len()));
     }
+    let state = store.state_at(&block)?;
     let response = if request.no_proof {
-        let state = store.state_at(&block)?;
         let levels = collect(&state, &state.root(), &request.start, size_limit, &mut |k, v| k.len() + v.len())?;
         let entries = levels
             .into_iter()
@@ -250,7 +282,10 @@ pub fn serve_state_request_with_budget(
             .collect();
         StateResponse { entries, proof: Vec::new() }
     } else {
-        StateResponse { entries: Vec::new(), proof: prove_collection(store, request)? }
+        StateResponse {
+            entries: Vec::new(),
+            proof: prove_collection(&state, &state.root(), &request.start, size_limit)?,
+        }
     };
     let len = response.encoded_len();
     if len > MAX_STATE_RESPONSE_BYTES {
@@ -268,7 +303,8 @@ pub fn serve_state_request_bytes(store: &ChainStore, request: &[u8]) -> Result<V
 /// Why a state download failed. Every variant but [`StateDownloadError::Incomplete`],
 /// [`StateDownloadError::TooLarge`] and the final root checks means that the peer sent
 /// a bad response (the download keeps its state from before that response, so it can
-/// go on with another peer).
+/// go on with another peer). In proof mode every pair was proven by the expected state
+/// root as it arrived, so the final root checks only fail for a wrong state version.
 #[derive(Debug, thiserror::Error)]
 pub enum StateDownloadError {
     /// The response does not decode.
@@ -280,6 +316,16 @@ pub enum StateDownloadError {
     /// The response carries a proof although none was requested.
     #[error("the response carries a proof, but key-value pairs were requested")]
     UnexpectedProof,
+    /// Proof mode: the response carries key-value pairs instead of (or besides) a proof.
+    #[error("the response carries key-value pairs, but a proof was requested")]
+    UnexpectedEntries,
+    /// Proof mode: the response carries no proof.
+    #[error("the response carries no proof, but a proof was requested")]
+    MissingProof,
+    /// Proof mode: the proof does not decode, is not a proof of the expected state root,
+    /// or does not prove the walk from the cursor.
+    #[error("state proof: {0}")]
+    BadProof(RangeProofError),
     /// The response has no entry at all.
     #[error("the response has no entries")]
     EmptyResponse,
@@ -376,6 +422,8 @@ pub struct StateDownloadStats {
     pub entries: usize,
     /// Key and value bytes received.
     pub bytes: u64,
+    /// Proof mode: bytes of the proofs received (SCALE-encoded compact proofs).
+    pub proof_bytes: u64,
 }
 
 /// A downloaded and verified state.
@@ -399,17 +447,24 @@ struct ChildTrie {
     complete: bool,
 }
 
-/// Downloads the state of one block over `state/2` with `no_proof = true`: give it the
-/// block hash and the state root from its (verified) header, send
-/// [`StateDownload::next_request`] to a peer, feed the response to
-/// [`StateDownload::on_response`], and repeat until it reports completion; then
-/// [`StateDownload::finish`] rebuilds the roots and checks them.
+/// Downloads the state of one block over `state/2`: give it the block hash and the state
+/// root from its (verified) header, send [`StateDownload::next_request`] to a peer, feed
+/// the response to [`StateDownload::on_response`], and repeat until it reports
+/// completion; then [`StateDownload::finish`] rebuilds the roots and checks them.
+///
+/// [`StateDownload::new`] requests key-value pairs (`no_proof = true`);
+/// [`StateDownload::with_proofs`] requests proofs (`no_proof = false`): each response's
+/// compact proof is decoded (bounded by the response size limit) and verified against the
+/// expected state root, and the pairs it proves from the cursor, with the levels and
+/// `complete` flags of the walk, are derived from it as Substrate's `verify_range_proof`
+/// does; they then go through the same checks as pairs received without a proof.
 ///
 /// Every response is checked before any of it is kept: keys strictly ascending and
 /// after the cursor, the main trie's entry first, one child trie entry per new child
 /// trie key of the main trie in the same order (plus the one the cursor is inside),
-/// consistent `complete` flags, progress, and the download's limits. The cursor
-/// follows Substrate's `StateSync`, so any Substrate server can be used.
+/// consistent `complete` flags, progress (the cursor moves, or the download completes),
+/// and the download's limits. The cursor follows Substrate's `StateSync`, so any
+/// Substrate server can be used.
 #[derive(Debug)]
 pub struct StateDownload {
     block: H256,
@@ -420,6 +475,8 @@ pub struct StateDownload {
     children: HashMap<[u8; 32], ChildTrie>,
     complete: bool,
     stats: StateDownloadStats,
+    /// Proof mode (`no_proof = false`).
+    proofs: bool,
 }
 
 impl StateDownload {
@@ -430,6 +487,21 @@ impl StateDownload {
 
     /// [`StateDownload::new`] with other limits.
     pub fn with_limits(block: H256, expected_root: [u8; 32], limits: StateDownloadLimits) -> Self {
+        Self::with_options(block, expected_root, limits, false)
+    }
+
+    /// A download of the state of `block`, whose header gives `expected_root`, that asks
+    /// for proofs (`no_proof = false`) and verifies each response against the root.
+    pub fn with_proofs(block: H256, expected_root: [u8; 32]) -> Self {
+        Self::with_proofs_and_limits(block, expected_root, StateDownloadLimits::default())
+    }
+
+    /// [`StateDownload::with_proofs`] with other limits.
+    pub fn with_proofs_and_limits(block: H256, expected_root: [u8; 32], limits: StateDownloadLimits) -> Self {
+        Self::with_options(block, expected_root, limits, true)
+    }
+
+    fn with_options(block: H256, expected_root: [u8; 32], limits: StateDownloadLimits, proofs: bool) -> Self {
         StateDownload {
             block,
             expected_root,
@@ -439,7 +511,13 @@ impl StateDownload {
             children: HashMap::new(),
             complete: false,
             stats: StateDownloadStats::default(),
+            proofs,
         }
+    }
+
+    /// Whether the download asks for proofs.
+    pub fn uses_proofs(&self) -> bool {
+        self.proofs
     }
 
     /// The block whose state is downloaded.
@@ -465,7 +543,7 @@ impl StateDownload {
 
     /// The request to send next, or `None` once the download is complete.
     pub fn next_request(&self) -> Option<StateRequest> {
-        (!self.complete).then(|| StateRequest::new(self.block, self.cursor.clone(), true))
+        (!self.complete).then(|| StateRequest::new(self.block, self.cursor.clone(), !self.proofs))
     }
 
     /// Decodes and takes a response (see [`StateDownload::on_response`]).
@@ -479,8 +557,17 @@ impl StateDownload {
         if self.complete {
             return Err(StateDownloadError::AlreadyComplete);
         }
-        let plan = self.check(response)?;
-        let levels = &response.entries;
+        let proven;
+        let levels = if self.proofs {
+            proven = self.verify_proof(response)?;
+            proven.as_slice()
+        } else {
+            if !response.proof.is_empty() {
+                return Err(StateDownloadError::UnexpectedProof);
+            }
+            response.entries.as_slice()
+        };
+        let plan = self.check(levels)?;
 
         // Apply.
         let top = &levels[0];
@@ -501,30 +588,66 @@ impl StateDownload {
         self.stats.responses += 1;
         self.stats.entries = plan.entries;
         self.stats.bytes = plan.bytes;
-
-        // The cursor, as Substrate's `StateSync::process_state_unverified`.
-        if self.cursor.len() == 2 && top.entries.is_empty() {
-            self.cursor.pop();
-        } else {
-            self.cursor.clear();
-        }
-        for level in levels {
-            if !level.complete {
-                if let Some(last) = level.entries.last() {
-                    self.cursor.push(last.key.clone());
-                }
-            }
-        }
+        self.stats.proof_bytes = self.stats.proof_bytes.saturating_add(response.proof.len() as u64);
+        self.cursor = plan.cursor;
         self.complete = top.complete;
         Ok(self.complete)
     }
 
-    /// Checks a response against the download so far, without changing anything.
-    fn check(&self, response: &StateResponse) -> Result<Plan, StateDownloadError> {
-        if !response.proof.is_empty() {
-            return Err(StateDownloadError::UnexpectedProof);
+    /// Proof mode: the levels of pairs that the response's proof proves from the cursor.
+    fn verify_proof(&self, response: &StateResponse) -> Result<Vec<KeyValueStateEntry>, StateDownloadError> {
+        if !response.entries.is_empty() {
+            return Err(StateDownloadError::UnexpectedEntries);
         }
-        let levels = &response.entries;
+        if response.proof.is_empty() {
+            return Err(StateDownloadError::MissingProof);
+        }
+        let proof = CompactProof::decode_bounded(&response.proof, MAX_STATE_RESPONSE_BYTES)
+            .map_err(|e| StateDownloadError::BadProof(e.into()))?;
+        // One pair over the limit is enough for `check` to refuse the response.
+        let max_entries = self.limits.max_entries.saturating_sub(self.stats.entries).saturating_add(1);
+        let walk: RangeWalk =
+            verify_range(&proof, &self.expected_root, &self.cursor, max_entries).map_err(|e| match e {
+                RangeProofError::TooManyEntries(_) => StateDownloadError::TooLarge {
+                    entries: self.limits.max_entries.saturating_add(1),
+                    bytes: self.stats.bytes,
+                },
+                e => StateDownloadError::BadProof(e),
+            })?;
+        Ok(walk
+            .levels
+            .into_iter()
+            .map(|level| KeyValueStateEntry {
+                state_root: level.child_root.map(|r| r.to_vec()).unwrap_or_default(),
+                entries: level.entries.into_iter().map(|(key, value)| StateEntry { key, value }).collect(),
+                complete: level.complete,
+            })
+            .collect())
+    }
+
+    /// The cursor after a response whose levels are `levels`, as Substrate's
+    /// `StateSync::process_state_unverified` (and, equivalently for levels derived from a
+    /// proof, `KeyValueStates::update_last_key`).
+    fn next_cursor(&self, levels: &[KeyValueStateEntry]) -> Vec<Vec<u8>> {
+        let mut cursor = self.cursor.clone();
+        if cursor.len() == 2 && levels[0].entries.is_empty() {
+            cursor.pop();
+        } else {
+            cursor.clear();
+        }
+        for level in levels {
+            if !level.complete {
+                if let Some(last) = level.entries.last() {
+                    cursor.push(last.key.clone());
+                }
+            }
+        }
+        cursor
+    }
+
+    /// Checks the levels of a response against the download so far, without changing
+    /// anything.
+    fn check(&self, levels: &[KeyValueStateEntry]) -> Result<Plan, StateDownloadError> {
         let Some(top) = levels.first() else {
             return Err(StateDownloadError::EmptyResponse);
         };
@@ -547,9 +670,6 @@ impl StateDownload {
         if top.complete && levels.iter().any(|l| !l.complete) {
             return Err(StateDownloadError::BadCompleteness("the main trie is complete but a child trie is not"));
         }
-        if !top.complete && top.entries.is_empty() && (last == 0 || levels[last].complete) {
-            return Err(StateDownloadError::NoProgress);
-        }
 
         // Main trie keys: ascending, after the cursor.
         let mut previous = self.cursor.first().map(Vec::as_slice);
@@ -562,8 +682,10 @@ impl StateDownload {
 
         // The child tries the response must walk, in order: the one the cursor is inside,
         // then each child trie key of the main trie whose root this response did not walk
-        // already.
+        // already (in proof mode, the cursor's child trie counts as walked, as in
+        // Substrate's proof walk; `storage_collection` walks it again).
         let mut expected: Vec<[u8; 32]> = Vec::new();
+        let mut walked = HashSet::new();
         if self.cursor.len() == 2 {
             let root = self
                 .top
@@ -571,8 +693,10 @@ impl StateDownload {
                 .and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok())
                 .ok_or(StateDownloadError::UnexpectedChildTrie("the cursor's child trie is unknown"))?;
             expected.push(root);
+            if self.proofs {
+                walked.insert(root);
+            }
         }
-        let mut walked = HashSet::new();
         let mut last_child_key = None;
         for entry in &top.entries {
             if !entry.key.starts_with(CHILD_STORAGE_KEY_PREFIX) {
@@ -630,7 +754,14 @@ impl StateDownload {
         if entries > self.limits.max_entries || bytes > self.limits.max_bytes {
             return Err(StateDownloadError::TooLarge { entries, bytes });
         }
-        Ok(Plan { child_roots, entries, bytes })
+
+        // Progress: an incomplete response must move the cursor (a proof may end a child
+        // trie without proving any pair of the main trie after it).
+        let cursor = self.next_cursor(levels);
+        if !top.complete && cursor == self.cursor {
+            return Err(StateDownloadError::NoProgress);
+        }
+        Ok(Plan { child_roots, entries, bytes, cursor })
     }
 
     /// Rebuilds the roots of the child tries and of the main trie from the downloaded
@@ -689,6 +820,8 @@ struct Plan {
     entries: usize,
     /// Byte count with the response.
     bytes: u64,
+    /// The cursor after the response.
+    cursor: Vec<Vec<u8>>,
 }
 
 /// A small state with default child tries, shared by the unit tests of this crate.
@@ -754,10 +887,25 @@ mod tests {
 
     /// Downloads the whole state with `budget`; returns it and the number of requests.
     fn download(store: &ChainStore, block: H256, budget: usize) -> (DownloadedState, usize) {
+        let (state, stats) = download_with(store, block, budget, false);
+        (state, stats.responses)
+    }
+
+    /// Downloads the whole state with `budget`, with proofs or not; returns it and the
+    /// download's counters.
+    fn download_with(
+        store: &ChainStore,
+        block: H256,
+        budget: usize,
+        proofs: bool,
+    ) -> (DownloadedState, StateDownloadStats) {
         let root = store.header(&block).unwrap().unwrap().state_root.0;
-        let mut download = StateDownload::new(block, root);
+        let mut download =
+            if proofs { StateDownload::with_proofs(block, root) } else { StateDownload::new(block, root) };
+        assert_eq!(download.uses_proofs(), proofs);
         let mut requests = 0;
         while let Some(request) = download.next_request() {
+            assert_eq!(request.no_proof, !proofs);
             requests += 1;
             assert!(requests < 10_000, "the download does not end");
             let response = serve_bytes(store, &request, budget);
@@ -767,7 +915,9 @@ mod tests {
             download.on_response(&StateResponse::default()).unwrap_err().to_string(),
             "the state download is already complete"
         );
-        (download.finish(StateVersion::V1).unwrap(), requests)
+        let stats = download.stats();
+        assert_eq!(stats.responses, requests);
+        (download.finish(StateVersion::V1).unwrap(), stats)
     }
 
     #[test]
@@ -854,16 +1004,18 @@ mod tests {
         let serve = |start: Vec<Vec<u8>>, no_proof: bool| {
             serve_state_request(&store, &StateRequest::new(genesis, start, no_proof))
         };
-        assert!(matches!(serve(vec![vec![]; 3], true), Err(StateServeError::TooManyStartKeys(3))));
-        assert!(matches!(serve(vec![], false), Err(StateServeError::ProofNotSupported)));
-        let missing = child_storage_key(b"delta");
-        assert!(matches!(serve(vec![missing, vec![]], true), Err(StateServeError::UnknownChildTrie(_))));
-        assert!(matches!(
-            serve(vec![b":code".to_vec(), vec![]], true),
-            Err(StateServeError::InvalidChildStorageKey(_))
-        ));
-        let unknown = StateRequest::new(H256([9; 32]), vec![], true);
-        assert!(matches!(serve_state_request(&store, &unknown), Err(StateServeError::UnknownBlock(_))));
+        // The same refusals with and without a proof requested.
+        for no_proof in [true, false] {
+            assert!(matches!(serve(vec![vec![]; 3], no_proof), Err(StateServeError::TooManyStartKeys(3))));
+            let missing = child_storage_key(b"delta");
+            assert!(matches!(serve(vec![missing, vec![]], no_proof), Err(StateServeError::UnknownChildTrie(_))));
+            assert!(matches!(
+                serve(vec![b":code".to_vec(), vec![]], no_proof),
+                Err(StateServeError::InvalidChildStorageKey(_))
+            ));
+            let unknown = StateRequest::new(H256([9; 32]), vec![], no_proof);
+            assert!(matches!(serve_state_request(&store, &unknown), Err(StateServeError::UnknownBlock(_))));
+        }
         let mut short = StateRequest::new(genesis, vec![], true);
         short.block.pop();
         assert!(matches!(serve_state_request(&store, &short), Err(StateServeError::BadRequest(_))));
@@ -957,5 +1109,183 @@ mod tests {
         let limits = StateDownloadLimits { max_entries: 10, max_bytes: u64::MAX };
         let mut download = StateDownload::with_limits(genesis, root, limits);
         assert!(matches!(download.on_response(&full), Err(StateDownloadError::TooLarge { .. })));
+    }
+
+    fn state_root(store: &ChainStore, block: H256) -> [u8; 32] {
+        store.header(&block).unwrap().unwrap().state_root.0
+    }
+
+    fn verify(response: &StateResponse, root: &[u8; 32], start: &[Vec<u8>]) -> RangeWalk {
+        assert!(response.entries.is_empty());
+        let proof = CompactProof::decode_bounded(&response.proof, MAX_STATE_RESPONSE_BYTES).unwrap();
+        verify_range(&proof, root, start, usize::MAX).unwrap()
+    }
+
+    #[test]
+    fn proof_downloads_with_any_budget_rebuild_the_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, genesis, top, children) = store(dir.path());
+        let (plain, plain_stats) = download_with(&store, genesis, MAX_STATE_RESPONSE_DATA_BYTES, false);
+        let mut counts = Vec::new();
+        for budget in [0, 1, 100, 500, 2000, 4096, MAX_STATE_RESPONSE_DATA_BYTES] {
+            let (state, stats) = download_with(&store, genesis, budget, true);
+            assert_eq!(state.top, top, "budget {budget}");
+            assert_eq!(state.children, children, "budget {budget}");
+            assert_eq!(state, plain, "budget {budget}");
+            assert!(stats.proof_bytes > 0);
+            println!("proof budget {budget}: {} requests, {} proof bytes", stats.responses, stats.proof_bytes);
+            counts.push(stats.responses);
+        }
+        assert_eq!(counts.last(), Some(&1));
+        assert!(counts[0] > 50, "{counts:?}");
+        assert_eq!(plain_stats.proof_bytes, 0);
+    }
+
+    #[test]
+    fn a_proof_response_proves_the_walk_of_the_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, genesis, top, _) = store(dir.path());
+        let root = state_root(&store, genesis);
+        let response = serve_state_request(&store, &StateRequest::new(genesis, vec![], false)).unwrap();
+        let walk = verify(&response, &root, &[]);
+        assert!(walk.is_complete());
+        // The levels of the response without a proof.
+        let plain = serve_state_request(&store, &StateRequest::new(genesis, vec![], true)).unwrap();
+        assert_eq!(walk.levels.len(), plain.entries.len());
+        for (level, entry) in walk.levels.iter().zip(&plain.entries) {
+            let pairs: Vec<(Vec<u8>, Vec<u8>)> =
+                entry.entries.iter().map(|e| (e.key.clone(), e.value.clone())).collect();
+            assert_eq!(level.entries, pairs);
+            assert_eq!(level.child_root.map(|r| r.to_vec()).unwrap_or_default(), entry.state_root);
+            assert_eq!(level.complete, entry.complete);
+        }
+        println!(
+            "whole state in one response: {} bytes with a proof, {} bytes of pairs",
+            response.encoded_len(),
+            plain.encoded_len()
+        );
+
+        // Resuming inside alpha: beta has alpha's root, whose walk this response started
+        // in, so unlike `storage_collection` the proof does not walk it again.
+        let alpha = child_storage_key(b"alpha");
+        let start = vec![alpha.clone(), b"c009".to_vec()];
+        let response = serve_state_request(&store, &StateRequest::new(genesis, start.clone(), false)).unwrap();
+        let walk = verify(&response, &root, &start);
+        let roots: Vec<Option<Vec<u8>>> = walk.levels.iter().map(|l| l.child_root.map(|r| r.to_vec())).collect();
+        assert_eq!(roots, [None, Some(top[&alpha].clone()), Some(top[&child_storage_key(b"gamma")].clone())]);
+        assert_eq!(walk.levels[1].entries.first().unwrap().0, b"c010");
+        assert_eq!(walk.levels[1].entries.len(), 30);
+        assert!(walk.levels[0].entries.iter().any(|(k, _)| *k == child_storage_key(b"beta")));
+
+        // A budget of one byte: the walk stops in alpha after its first pair (and the
+        // verifier reads the pairs inline in the nodes on the way).
+        let request = StateRequest::new(genesis, start.clone(), false);
+        let small = serve_state_request_with_budget(&store, &request, 1).unwrap();
+        let walk = verify(&small, &root, &start);
+        assert_eq!((walk.levels.len(), walk.depth), (2, 2));
+        assert!(walk.levels[0].entries.is_empty());
+        assert_eq!(walk.levels[1].entries[0].0, b"c010");
+        assert!(small.proof.len() < response.proof.len());
+    }
+
+    #[test]
+    fn a_proof_may_end_a_child_trie_without_a_main_trie_pair() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, genesis, top, _) = store(dir.path());
+        let root = state_root(&store, genesis);
+        let alpha = child_storage_key(b"alpha");
+        let start = vec![alpha.clone(), b"c030".to_vec()];
+        // A budget that stops the prover at alpha's last pair: the proof shows that alpha
+        // is complete, but nothing of the main trie after it.
+        let (response, walk) = (0..20_000)
+            .step_by(16)
+            .find_map(|budget| {
+                let request = StateRequest::new(genesis, start.clone(), false);
+                let response = serve_state_request_with_budget(&store, &request, budget).unwrap();
+                let walk = verify(&response, &root, &start);
+                (walk.depth == 1 && walk.levels[0].entries.is_empty()).then_some((response, walk))
+            })
+            .unwrap();
+        assert!(walk.levels[1].complete && walk.levels[1].entries.last().unwrap().0 == b"c039");
+
+        // A download at that cursor takes it, and goes on after alpha's key.
+        let mut download = StateDownload::with_proofs(genesis, root);
+        download.top.insert(alpha.clone(), top[&alpha].clone());
+        download.cursor = start;
+        assert!(!download.on_response(&response).unwrap());
+        assert_eq!(download.cursor, vec![alpha]);
+        assert_eq!(download.stats().entries, 9);
+    }
+
+    #[test]
+    fn tampered_proofs_are_rejected_and_change_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, genesis, _, _) = store(dir.path());
+        let root = state_root(&store, genesis);
+        let good = serve_state_request_with_budget(&store, &StateRequest::new(genesis, vec![], false), 300).unwrap();
+        let mut download = StateDownload::with_proofs(genesis, root);
+
+        // Any byte altered.
+        for i in 0..good.proof.len() {
+            for flip in [0x01, 0x80] {
+                let mut bad = good.clone();
+                bad.proof[i] ^= flip;
+                assert!(download.on_response(&bad).is_err(), "byte {i} ^ {flip:#x}");
+            }
+        }
+        // Any item left out, an item added, bytes added or cut.
+        let proof = CompactProof::decode_bounded(&good.proof, usize::MAX).unwrap();
+        let response = |items: &[Vec<u8>]| StateResponse { entries: Vec::new(), proof: weft_trie::encode_proof(items) };
+        for i in 0..proof.encoded_nodes.len() {
+            let mut fewer = proof.encoded_nodes.clone();
+            fewer.remove(i);
+            assert!(download.on_response(&response(&fewer)).is_err(), "item {i} left out");
+        }
+        let mut more = proof.encoded_nodes.clone();
+        more.push(vec![0]);
+        assert!(matches!(download.on_response(&response(&more)), Err(StateDownloadError::BadProof(_))));
+        let mut longer = good.clone();
+        longer.proof.push(0);
+        assert!(matches!(download.on_response(&longer), Err(StateDownloadError::BadProof(_))));
+        let mut shorter = good.clone();
+        shorter.proof.pop();
+        assert!(matches!(download.on_response(&shorter), Err(StateDownloadError::BadProof(_))));
+        // Pairs instead of a proof, or besides it, or nothing.
+        let plain = serve_state_request_with_budget(&store, &StateRequest::new(genesis, vec![], true), 300).unwrap();
+        assert!(matches!(download.on_response(&plain), Err(StateDownloadError::UnexpectedEntries)));
+        let mut both = good.clone();
+        both.entries = plain.entries.clone();
+        assert!(matches!(download.on_response(&both), Err(StateDownloadError::UnexpectedEntries)));
+        assert!(matches!(download.on_response(&StateResponse::default()), Err(StateDownloadError::MissingProof)));
+        assert_eq!(download.stats(), StateDownloadStats::default());
+
+        // Against another state root.
+        let mut other = StateDownload::with_proofs(genesis, [7; 32]);
+        assert!(matches!(
+            other.on_response(&good),
+            Err(StateDownloadError::BadProof(RangeProofError::Compact(CompactProofError::RootMismatch { .. })))
+        ));
+        // A download without proofs refuses it.
+        assert!(matches!(
+            StateDownload::new(genesis, root).on_response(&good),
+            Err(StateDownloadError::UnexpectedProof)
+        ));
+        // Limits.
+        let limits = StateDownloadLimits { max_entries: 3, max_bytes: u64::MAX };
+        let mut limited = StateDownload::with_proofs_and_limits(genesis, root, limits);
+        assert!(matches!(limited.on_response(&good), Err(StateDownloadError::TooLarge { .. })));
+
+        // The good one, finally.
+        assert!(!download.on_response(&good).unwrap());
+        assert_eq!(download.stats().responses, 1);
+        assert_eq!(download.stats().proof_bytes, good.proof.len() as u64);
+        let next = download.next_request().unwrap();
+        assert!(!next.no_proof && next.start.len() == 2, "stopped inside alpha");
+        // A proof of a later range does not prove the way to the cursor.
+        let later = StateRequest::new(genesis, vec![b"key0100".to_vec()], false);
+        let later = serve_state_request_with_budget(&store, &later, 300).unwrap();
+        assert!(matches!(download.on_response(&later), Err(StateDownloadError::BadProof(RangeProofError::Trie(_)))));
+        assert_eq!(download.stats().responses, 1);
+        assert_eq!(download.next_request(), Some(next));
     }
 }

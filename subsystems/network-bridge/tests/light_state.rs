@@ -6,7 +6,9 @@
 //!    the store's, and a tampered proof rejected;
 //! 2. a remote `Core_version` call (and one that reads storage) re-executed by a "light
 //!    client" on nothing but the call proof and the code it read by a remote read;
-//! 3. the whole state of #256 downloaded by repeated state requests, its root rebuilt;
+//! 3. the whole state of #256 downloaded by repeated state requests, its root rebuilt,
+//!    with key-value pairs (`no_proof = true`) and with compact proofs checked against
+//!    #256's state root (`no_proof = false`), tampered proofs rejected;
 //! 4. bad requests and responses refused with clear errors.
 //!
 //! Sizes and counts are printed.
@@ -32,6 +34,8 @@ use weft_network_protocol::light::{
 use weft_network_protocol::state::{decode_state_response, encode_state_request, StateRequest, StateResponse};
 use weft_network_protocol::{decode_proof_nodes, ProtocolError};
 use weft_runtime_executor::{heap_pages_from_storage, Executor, StateVersion};
+use weft_trie::compact::{CompactProof, CompactProofError};
+use weft_trie::range_proof::RangeProofError;
 
 const WESTEND_256: &str = "0xb7f3334eaa611483108de2f2c25a5d8e2aeefca56dfe20201fdc8618eb6571bf";
 
@@ -298,6 +302,133 @@ fn state_download_rejects_a_tampered_or_truncated_state() {
     assert!(decode_state_response(&weft_network_protocol::state::encode_state_response(&full)).is_ok());
 }
 
+/// What a whole-state download took.
+struct Download {
+    state: weft_network_bridge::DownloadedState,
+    requests: usize,
+    /// Requests and responses, as encoded on the wire.
+    wire_bytes: usize,
+    stats: weft_network_bridge::StateDownloadStats,
+}
+
+/// Downloads the whole state of #256 with `budget` (the default one through the bytes API a
+/// network host uses), with proofs or not.
+fn download_256(budget: usize, proofs: bool) -> Download {
+    let node = node();
+    let mut download = if proofs {
+        StateDownload::with_proofs(node.head, node.root)
+    } else {
+        StateDownload::new(node.head, node.root)
+    };
+    let (mut requests, mut wire_bytes) = (0usize, 0usize);
+    while let Some(request) = download.next_request() {
+        requests += 1;
+        assert!(requests < 100_000);
+        let request_bytes = encode_state_request(&request);
+        let response = if budget == MAX_STATE_RESPONSE_DATA_BYTES {
+            serve_state_request_bytes(&node.store, &request_bytes).unwrap()
+        } else {
+            let request = weft_network_protocol::state::decode_state_request(&request_bytes).unwrap();
+            let response = serve_state_request_with_budget(&node.store, &request, budget).unwrap();
+            weft_network_protocol::state::encode_state_response(&response)
+        };
+        wire_bytes += request_bytes.len() + response.len();
+        download.on_response_bytes(&response).unwrap();
+    }
+    let stats = download.stats();
+    assert_eq!(stats.responses, requests);
+    // Westend #256 runs a runtime without `state_version`: V0.
+    let state = download.finish(StateVersion::V0).unwrap();
+    Download { state, requests, wire_bytes, stats }
+}
+
+#[test]
+fn state_download_of_256_with_proofs_rebuilds_the_state_root() {
+    let node = node();
+    let view = node.store.state_at(&node.head).unwrap();
+    let all_pairs = view.pairs(&[], usize::MAX).unwrap();
+    let plain = download_256(MAX_STATE_RESPONSE_DATA_BYTES, false);
+    println!(
+        "without proofs, 2 MiB budget: {} pairs, {} requests, {} bytes on the wire",
+        plain.stats.entries, plain.requests, plain.wire_bytes
+    );
+    for (budget, label) in [(MAX_STATE_RESPONSE_DATA_BYTES, "2 MiB"), (4 * 1024, "4 KiB")] {
+        let proven = download_256(budget, true);
+        assert_eq!(proven.state.root, node.root);
+        assert_eq!(proven.state, plain.state, "{label}: the same pairs as without proofs");
+        assert_eq!(proven.state.top.len(), all_pairs.len());
+        assert!(proven.state.top.iter().zip(&all_pairs).all(|((k, v), (k2, v2))| k == k2 && v == v2));
+        assert_eq!(proven.stats.entries, all_pairs.len());
+        println!(
+            "with proofs, {label} budget: {} pairs, {} requests, {} proof bytes, {} bytes on the wire \
+             ({:.3}x the download without proofs)",
+            proven.stats.entries,
+            proven.requests,
+            proven.stats.proof_bytes,
+            proven.wire_bytes,
+            proven.wire_bytes as f64 / plain.wire_bytes as f64
+        );
+        if budget == MAX_STATE_RESPONSE_DATA_BYTES {
+            assert!(proven.requests <= 2);
+        } else {
+            assert!(proven.requests > 10, "{label}: {} requests", proven.requests);
+            // `:code` (a megabyte, inline in its V0 leaf) is the pair that takes one proof
+            // over the budget, and the next proof starts at it: Substrate's walk reads the
+            // start key's node again, so `:code` is sent twice.
+            let code = plain.state.top[&b":code".to_vec()].len() as u64;
+            assert!(proven.stats.proof_bytes > 2 * code);
+        }
+    }
+}
+
+#[test]
+fn state_proofs_of_256_tampered_or_of_another_state_are_rejected() {
+    let node = node();
+    let request = StateRequest::new(node.head, vec![], false);
+    let good = serve_state_request_with_budget(&node.store, &request, 16 * 1024).unwrap();
+    assert!(good.entries.is_empty());
+    let proof = CompactProof::decode_bounded(&good.proof, usize::MAX).unwrap();
+    println!(
+        "first proof of #256 with a 16 KiB budget: {} items, {} bytes",
+        proof.encoded_nodes.len(),
+        good.proof.len()
+    );
+    let response = |items: &[Vec<u8>]| StateResponse { entries: Vec::new(), proof: weft_trie::encode_proof(items) };
+    let mut download = StateDownload::with_proofs(node.head, node.root);
+
+    // One byte flipped, in the SCALE framing and in items at the start, middle and end.
+    let mut positions = vec![0, 1, 2, 3, good.proof.len() / 3, good.proof.len() / 2, good.proof.len() - 1];
+    positions.extend((0..good.proof.len()).step_by(97));
+    for i in positions {
+        let mut flipped = good.clone();
+        flipped.proof[i] ^= 0x20;
+        let error = download.on_response(&flipped).unwrap_err();
+        assert!(matches!(error, StateDownloadError::BadProof(_)), "byte {i}: {error}");
+    }
+    // A node left out.
+    for i in [0, proof.encoded_nodes.len() / 2, proof.encoded_nodes.len() - 1] {
+        let mut fewer = proof.encoded_nodes.clone();
+        fewer.remove(i);
+        let error = download.on_response(&response(&fewer)).unwrap_err();
+        println!("item {i} left out: {error}");
+        assert!(matches!(error, StateDownloadError::BadProof(_)), "item {i}");
+    }
+    // The same walk over #255's state, or the right proof expected at #255's root.
+    let parent =
+        serve_state_request_with_budget(&node.store, &StateRequest::new(node.parent.0, vec![], false), 16 * 1024)
+            .unwrap();
+    let error = download.on_response(&parent).unwrap_err();
+    println!("proof of #255's state: {error}");
+    assert!(matches!(
+        error,
+        StateDownloadError::BadProof(RangeProofError::Compact(CompactProofError::RootMismatch { .. }))
+    ));
+    let mut at_255 = StateDownload::with_proofs(node.parent.0, node.parent.1);
+    assert!(matches!(at_255.on_response(&good), Err(StateDownloadError::BadProof(_))));
+    assert_eq!(download.stats().responses, 0);
+    assert!(!download.on_response(&good).unwrap());
+}
+
 #[test]
 fn bad_requests_give_clear_errors() {
     let node = node();
@@ -347,7 +478,10 @@ fn bad_requests_give_clear_errors() {
             serve_state(StateRequest::new(node.head, vec![b":child_storage:default:x".to_vec(), vec![]], true)),
         ),
         ("start in a non-child key", serve_state(StateRequest::new(node.head, vec![b":code".to_vec(), vec![]], true))),
-        ("proof requested", serve_state(StateRequest::new(node.head, vec![], false))),
+        (
+            "proof of a missing child trie",
+            serve_state(StateRequest::new(node.head, vec![b":child_storage:default:x".to_vec(), vec![]], false)),
+        ),
         ("garbage", serve_state_request_bytes(&node.store, &[0x0a, 0x05, 1, 2])),
     ];
     for (what, result) in cases {
@@ -356,9 +490,10 @@ fn bad_requests_give_clear_errors() {
         let expected = match what {
             "unknown block" => matches!(error, StateServeError::UnknownBlock(h) if h == unknown),
             "3 start keys" => matches!(error, StateServeError::TooManyStartKeys(3)),
-            "start in a missing child trie" => matches!(error, StateServeError::UnknownChildTrie(_)),
+            "start in a missing child trie" | "proof of a missing child trie" => {
+                matches!(error, StateServeError::UnknownChildTrie(_))
+            }
             "start in a non-child key" => matches!(error, StateServeError::InvalidChildStorageKey(_)),
-            "proof requested" => matches!(error, StateServeError::ProofNotSupported),
             _ => matches!(error, StateServeError::BadRequest(ProtocolError::Protobuf { .. })),
         };
         assert!(expected, "{what}: {error:?}");

@@ -91,6 +91,7 @@ fn network_sync(args: NetworkSyncArgs) -> anyhow::Result<()> {
             let mut config = network_config(&spec, genesis)?;
             config.bootnodes = vec![address.clone()];
             let cpu_before = cpu_time();
+            let served_before = host_a.stats().bytes_served;
             let started = Instant::now();
             let (host_b, mut events) = NetworkHost::start(config, store_b.clone()).await?;
             let peer = loop {
@@ -122,7 +123,7 @@ fn network_sync(args: NetworkSyncArgs) -> anyhow::Result<()> {
                 "network_wait_ms": report.network_time.as_secs_f64() * 1e3,
                 "requests": report.requests,
                 "bytes_received": stats_b.bytes_received,
-                "bytes_served_by_a": host_a.stats().bytes_served,
+                "bytes_served_by_a": host_a.stats().bytes_served - served_before,
                 "cpu_ms_both_nodes": cpu.map(|c| c.as_secs_f64() * 1e3),
                 "total_ms": elapsed.as_secs_f64() * 1e3,
             });

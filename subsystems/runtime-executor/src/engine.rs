@@ -634,7 +634,10 @@ impl RuntimeModule {
         let start = Instant::now();
         let result = self.run(&mut call, method, input, ext);
         timings.execute = start.elapsed();
-        self.inner.pool.give_back(call);
+        // Sandbox objects cannot be removed from a store: such an instance is dropped.
+        if call.env.as_mut(&mut call.store).sandbox.finish_call() {
+            self.inner.pool.give_back(call);
+        }
         (result, timings)
     }
 
@@ -802,6 +805,8 @@ impl RuntimeModule {
             Err(_) => None,
         };
         let depth = instance.exports.get_global(limits::DEPTH_EXPORT).ok().cloned();
+        let table = instance.exports.get_table("__indirect_function_table").ok().cloned();
+        env.as_mut(&mut store).sandbox.set_supervisor(table, depth.clone());
         let globals = instance
             .exports
             .iter()

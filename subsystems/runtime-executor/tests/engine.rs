@@ -201,8 +201,8 @@ fn calling_a_stubbed_import_names_it() {
     let wasm = wat::parse_str(format!(
         r#"(module
             (import "env" "memory" (memory 1))
-            (import "env" "ext_sandbox_instance_teardown_version_1" (func $teardown (param i32)))
-            (import "env" "ext_sandbox_memory_new_version_1" (func (param i32 i32) (result i32)))
+            (import "env" "ext_test_unimplemented_version_1" (func $teardown (param i32)))
+            (import "env" "ext_test_also_unimplemented_version_1" (func (param i32 i32) (result i32)))
             (global (export "__heap_base") i32 (i32.const 1024))
             (func $pack (param $ptr i32) (param $len i32) (result i64)
                 (i64.or (i64.shl (i64.extend_i32_u (local.get $len)) (i64.const 32))
@@ -216,14 +216,14 @@ fn calling_a_stubbed_import_names_it() {
     let module = compile(&wasm, 16);
     assert_eq!(
         module.stubbed_imports(),
-        vec!["ext_sandbox_instance_teardown_version_1", "ext_sandbox_memory_new_version_1"]
+        vec!["ext_test_unimplemented_version_1", "ext_test_also_unimplemented_version_1"]
     );
     // The stubs do not stop instantiation or other calls.
     assert_eq!(module.call("echo", b"ok").unwrap(), b"ok");
     let err = module.call("get", &[]).unwrap_err();
-    assert_eq!(err.to_string(), "host function `ext_sandbox_instance_teardown_version_1` not implemented");
+    assert_eq!(err.to_string(), "host function `ext_test_unimplemented_version_1` not implemented");
     assert!(
-        matches!(err, ExecutorError::Host(HostError::NotImplemented(ref n)) if n == "ext_sandbox_instance_teardown_version_1")
+        matches!(err, ExecutorError::Host(HostError::NotImplemented(ref n)) if n == "ext_test_unimplemented_version_1")
     );
     assert_eq!(module.call("echo", b"ok").unwrap(), b"ok");
 }

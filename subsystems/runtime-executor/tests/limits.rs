@@ -10,7 +10,7 @@ fn runtime() -> Vec<u8> {
         r#"(module
             (import "env" "memory" (memory 1))
             (import "env" "ext_allocator_malloc_version_1" (func $malloc (param i32) (result i32)))
-            (import "env" "ext_sandbox_instance_teardown_version_1" (func $missing (param i32)))
+            (import "env" "ext_test_unimplemented_version_1" (func $missing (param i32)))
             (global (export "__heap_base") i32 (i32.const 1024))
             (global $calls (mut i32) (i32.const 0))
             (func $pack (param $ptr i32) (param $len i32) (result i64)
@@ -171,7 +171,7 @@ fn fault_trap_then_next_call_works() {
 #[test]
 fn fault_missing_import_then_next_call_works() {
     let module = limited();
-    assert_eq!(module.stubbed_imports(), vec!["ext_sandbox_instance_teardown_version_1"]);
+    assert_eq!(module.stubbed_imports(), vec!["ext_test_unimplemented_version_1"]);
     let err = module.call("missing", &[]).unwrap_err();
     assert!(matches!(err, ExecutorError::Host(HostError::NotImplemented(_))), "{err}");
     assert_eq!(module.call("echo", b"ok").unwrap(), b"ok");

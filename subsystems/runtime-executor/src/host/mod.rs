@@ -9,11 +9,14 @@
 //! undecodable arguments, a commit without a transaction, a missing offchain
 //! context...) traps the call here with a [`HostError`]. Imports the runtime
 //! asks for that are not in `IMPLEMENTED` are stubs that trap only if
-//! called (for example the sandbox).
+//! called.
 
 mod crypto;
 mod misc;
+mod sandbox;
 mod storage;
+
+pub(crate) use sandbox::SandboxState;
 
 /// The SCALE `RuntimeVersion` of runtime code (custom sections, else `Core_version` with `executor`).
 pub(crate) use misc::version_of_code as encoded_version_of_code;
@@ -74,6 +77,8 @@ pub(crate) struct HostState {
     /// The executor `ext_misc_runtime_version` compiles other code with when
     /// it has no version sections; `None` (PVFs): custom sections only.
     pub(crate) nested_executor: Option<crate::Executor>,
+    /// Sandboxed instances and memories of the call (`ext_sandbox_*`).
+    pub(crate) sandbox: SandboxState,
 }
 
 /// The instance's linear memory seen through [`HeapMemory`].
@@ -261,11 +266,24 @@ macro_rules! result_type {
     };
 }
 
+/// Calls the Rust function of a host function: with a [`Ctx`], or with
+/// `@env` with the `FunctionEnvMut` itself (for functions that call back
+/// into Wasm, which must not hold the call state meanwhile).
+macro_rules! call_host {
+    (env; $env:ident, $name:ident, $imp:path; $($arg:ident),*) => {
+        $imp(&mut $env, $($arg),*)
+    };
+    (; $env:ident, $name:ident, $imp:path; $($arg:ident),*) => {{
+        let mut ctx = Ctx::new(&mut $env, stringify!($name));
+        $imp(&mut ctx, $($arg),*)
+    }};
+}
+
 /// Declares [`IMPLEMENTED`]: each entry names the import, its Wasm
 /// signature, and the Rust function implementing it, which receives a
-/// [`Ctx`] and the raw arguments.
+/// [`Ctx`] (or, marked `@env`, the `FunctionEnvMut`) and the raw arguments.
 macro_rules! host_functions {
-    ($( $name:ident ( $($arg:ident : $ty:ident),* ) $(-> $ret:ident)? => $imp:path ; )*) => {
+    ($( $name:ident ( $($arg:ident : $ty:ident),* ) $(-> $ret:ident)? => $(@$mode:ident)? $imp:path ; )*) => {
         /// Host functions this executor implements, with their Wasm signatures.
         pub(crate) const IMPLEMENTED: &[HostFunctionDef] = &[
             $(HostFunctionDef {
@@ -277,8 +295,7 @@ macro_rules! host_functions {
                         store,
                         env,
                         |mut env: FunctionEnvMut<HostState>, $($arg: $ty),*| -> Result<result_type!($($ret)?), HostError> {
-                            let mut ctx = Ctx::new(&mut env, stringify!($name));
-                            $imp(&mut ctx, $($arg),*)
+                            call_host!($($mode)?; env, $name, $imp; $($arg),*)
                         },
                     )
                 },
@@ -411,6 +428,16 @@ host_functions! {
     ext_offchain_http_response_headers_version_1(id: i32) -> i64 => misc::http_response_headers;
     ext_offchain_http_response_read_body_version_1(id: i32, buffer: i64, deadline: i64) -> i64 => misc::http_response_read_body;
     ext_offchain_set_authorized_nodes_version_1(nodes: i64, authorized_only: i32) => misc::set_authorized_nodes;
+
+    // Sandbox (`sp-sandbox`'s host executor, used by pallet-contracts until 2022).
+    ext_sandbox_instantiate_version_1(dispatch_thunk: i32, wasm: i64, env_def: i64, state: i32) -> i32 => @env sandbox::instantiate;
+    ext_sandbox_invoke_version_1(instance: i32, function: i64, args: i64, return_ptr: i32, return_len: i32, state: i32) -> i32 => @env sandbox::invoke;
+    ext_sandbox_instance_teardown_version_1(instance: i32) => sandbox::instance_teardown;
+    ext_sandbox_get_global_val_version_1(instance: i32, name: i64) -> i64 => sandbox::get_global_val;
+    ext_sandbox_memory_new_version_1(initial: i32, maximum: i32) -> i32 => sandbox::memory_new;
+    ext_sandbox_memory_get_version_1(memory: i32, offset: i32, buf_ptr: i32, buf_len: i32) -> i32 => sandbox::memory_get;
+    ext_sandbox_memory_set_version_1(memory: i32, offset: i32, val_ptr: i32, val_len: i32) -> i32 => sandbox::memory_set;
+    ext_sandbox_memory_teardown_version_1(memory: i32) => sandbox::memory_teardown;
 }
 
 /// SCALE `bool` as the `i32` the ABI returns.

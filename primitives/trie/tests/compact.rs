@@ -358,48 +358,5 @@ fn exponential_child_root_region_is_refused() {
     }
     items_rev.reverse();
     let proof = CompactProof { encoded_nodes: items_rev };
-    let start = std::time::Instant::now();
     assert_eq!(decode_compact(&proof, Some(&below)), Err(CompactProofError::TooComplex));
-    assert!(start.elapsed() < std::time::Duration::from_secs(20));
-}
-
-/// Opt-in: byte-exact decode / re-encode of compact proofs published in `paritytech/trie`
-/// (`compact-proof-oversized.scale`, `compact-proof-worst-dedup-child.scale`, extracted from
-/// the `.tar.xz` files at the root of that repository). Set `WEFT_COMPACT_PROOF_FILES` to a
-/// `:`-separated list of paths. The repository gives no root for them: the check is that
-/// they decode completely and that re-encoding the rebuilt nodes gives the same bytes.
-#[test]
-#[ignore = "needs WEFT_COMPACT_PROOF_FILES"]
-fn upstream_compact_proof_files() {
-    let Ok(files) = std::env::var("WEFT_COMPACT_PROOF_FILES") else {
-        return;
-    };
-    for path in files.split(':').filter(|p| !p.is_empty()) {
-        let bytes = std::fs::read(path).unwrap();
-        let compact = CompactProof::decode_bounded(&bytes, 1 << 30).unwrap();
-        let (root, nodes) = decode_compact(&compact, None).unwrap();
-        let reencoded = encode_compact(&root, &nodes).unwrap();
-        let same = reencoded == compact;
-        let escaped = compact.encoded_nodes.iter().filter(|n| n.first() == Some(&ESCAPE_COMPACT_HEADER)).count();
-        eprintln!(
-            "{path}: {} items ({escaped} escaped), {} bytes, root 0x{}, {} rebuilt nodes; re-encoded: {} items, \
-             identical: {same}",
-            compact.encoded_nodes.len(),
-            bytes.len(),
-            hex::encode(root),
-            nodes.len(),
-            reencoded.encoded_nodes.len(),
-        );
-        // The rebuilt nodes are the same whichever way the proof was encoded.
-        let mut a = decode_compact(&reencoded, Some(&root)).unwrap().1;
-        let mut b = nodes;
-        a.sort();
-        b.sort();
-        assert_eq!(a, b, "{path}");
-        // `encode_compact_skip_duplicates` output (file names with "dedup") only matches after
-        // the duplicates are re-emitted, which this encoder does, like `encode_compact`.
-        if !path.contains("dedup") {
-            assert!(same, "{path}: re-encoding differs");
-        }
-    }
 }

@@ -985,15 +985,7 @@ impl StateView {
 
     /// Root of a default child trie ([`EMPTY_TRIE_ROOT`] when absent).
     pub fn child_root(&self, child_key: &[u8]) -> Result<[u8; 32], TrieDbError> {
-        match self.get(&child_storage_key(child_key))? {
-            Some(v) if v.len() == 32 => {
-                let mut r = [0u8; 32];
-                r.copy_from_slice(&v);
-                Ok(r)
-            }
-            Some(_) => Err(TrieDbError::Store("child trie root is not 32 bytes".into())),
-            None => Ok(EMPTY_TRIE_ROOT),
-        }
+        TrieState::new(self, self.root).child_root(child_key)
     }
 
     /// A storage proof of `keys` against this state's root.
@@ -1048,27 +1040,53 @@ impl StateView {
     }
 }
 
-impl StateBackend for StateView {
+/// The executor's view of the trie at `root` in any node store: the one place that maps
+/// the host API's storage reads and roots (main and default child tries) onto the trie.
+/// [`StateView`] is it over the database; a proof recorder can wrap the database and be it
+/// too.
+#[derive(Debug, Clone, Copy)]
+pub struct TrieState<'a, S: ?Sized> {
+    store: &'a S,
+    root: [u8; 32],
+}
+
+impl<'a, S: NodeStore + ?Sized> TrieState<'a, S> {
+    /// The state at `root` in `store`.
+    pub fn new(store: &'a S, root: [u8; 32]) -> Self {
+        TrieState { store, root }
+    }
+
+    /// Root of a default child trie ([`EMPTY_TRIE_ROOT`] when absent).
+    pub fn child_root(&self, child_key: &[u8]) -> Result<[u8; 32], TrieDbError> {
+        match weft_trie::db::get(self.store, &self.root, &child_storage_key(child_key))? {
+            Some(v) => <[u8; 32]>::try_from(v.as_slice())
+                .map_err(|_| TrieDbError::Store("child trie root is not 32 bytes".into())),
+            None => Ok(EMPTY_TRIE_ROOT),
+        }
+    }
+}
+
+impl<S: NodeStore + Sync + ?Sized> StateBackend for TrieState<'_, S> {
     fn storage(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        self.get(key).map_err(state_error)
+        weft_trie::db::get(self.store, &self.root, key).map_err(state_error)
     }
 
     fn child_storage(&self, child_key: &[u8], key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         let root = self.child_root(child_key).map_err(state_error)?;
-        weft_trie::db::get(self, &root, key).map_err(state_error)
+        weft_trie::db::get(self.store, &root, key).map_err(state_error)
     }
 
     fn next_key(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        weft_trie::db::next_key(self, &self.root, key).map_err(state_error)
+        weft_trie::db::next_key(self.store, &self.root, key).map_err(state_error)
     }
 
     fn child_next_key(&self, child_key: &[u8], key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         let root = self.child_root(child_key).map_err(state_error)?;
-        weft_trie::db::next_key(self, &root, key).map_err(state_error)
+        weft_trie::db::next_key(self.store, &root, key).map_err(state_error)
     }
 
     fn storage_root(&self, delta: &[(&[u8], Option<&[u8]>)], version: StateVersion) -> Result<[u8; 32], StateError> {
-        weft_trie::db::apply_delta(self, &self.root, delta.iter().copied(), version)
+        weft_trie::db::apply_delta(self.store, &self.root, delta.iter().copied(), version)
             .map(|u| u.root)
             .map_err(state_error)
     }
@@ -1080,6 +1098,39 @@ impl StateBackend for StateView {
         version: StateVersion,
     ) -> Result<[u8; 32], StateError> {
         let root = self.child_root(child_key).map_err(state_error)?;
-        weft_trie::db::apply_delta(self, &root, delta.iter().copied(), version).map(|u| u.root).map_err(state_error)
+        weft_trie::db::apply_delta(self.store, &root, delta.iter().copied(), version)
+            .map(|u| u.root)
+            .map_err(state_error)
+    }
+}
+
+impl StateBackend for StateView {
+    fn storage(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        TrieState::new(self, self.root).storage(key)
+    }
+
+    fn child_storage(&self, child_key: &[u8], key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        TrieState::new(self, self.root).child_storage(child_key, key)
+    }
+
+    fn next_key(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        TrieState::new(self, self.root).next_key(key)
+    }
+
+    fn child_next_key(&self, child_key: &[u8], key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        TrieState::new(self, self.root).child_next_key(child_key, key)
+    }
+
+    fn storage_root(&self, delta: &[(&[u8], Option<&[u8]>)], version: StateVersion) -> Result<[u8; 32], StateError> {
+        TrieState::new(self, self.root).storage_root(delta, version)
+    }
+
+    fn child_storage_root(
+        &self,
+        child_key: &[u8],
+        delta: &[(&[u8], Option<&[u8]>)],
+        version: StateVersion,
+    ) -> Result<[u8; 32], StateError> {
+        TrieState::new(self, self.root).child_storage_root(child_key, delta, version)
     }
 }

@@ -39,7 +39,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use weft_block::H256;
-use weft_chain_store::{ChainStore, StateView, StoreError};
+use weft_chain_store::{ChainStore, StateView, StoreError, TrieState};
 use weft_network_protocol::light::{
     decode_light_request, encode_light_response, RemoteCallResponse, RemoteReadResponse, RequestKind, Response,
     ResponseKind, MAX_LIGHT_RESPONSE_BYTES,
@@ -51,9 +51,7 @@ use weft_runtime_executor::{
     heap_pages_from_storage, Executor, ExecutorError, ProofBackend, SharedState, StateBackend, StateError,
 };
 use weft_trie::db::{NodeStore, TrieDbError};
-use weft_trie::{
-    child_storage_key, ProofError, StateVersion, StorageProof, CHILD_STORAGE_DEFAULT_PREFIX, EMPTY_TRIE_ROOT,
-};
+use weft_trie::{ProofError, StateVersion, StorageProof, CHILD_STORAGE_DEFAULT_PREFIX};
 
 /// Why a light-client request is refused without a response. A valid request that
 /// cannot be answered is not an error: it gets a response without a proof.
@@ -175,15 +173,6 @@ impl RecordingState {
         nodes.sort_unstable();
         nodes
     }
-
-    /// Root of the default child trie `child_key` (unprefixed), read through the recorder.
-    fn child_root(&self, child_key: &[u8]) -> Result<[u8; 32], TrieDbError> {
-        match weft_trie::db::get(self, &self.root, &child_storage_key(child_key))? {
-            None => Ok(EMPTY_TRIE_ROOT),
-            Some(value) => <[u8; 32]>::try_from(value.as_slice())
-                .map_err(|_| TrieDbError::Store("child trie root is not 32 bytes".into())),
-        }
-    }
 }
 
 impl NodeStore for RecordingState {
@@ -197,33 +186,26 @@ impl NodeStore for RecordingState {
     }
 }
 
-fn state_error(e: TrieDbError) -> StateError {
-    StateError(e.to_string())
-}
-
+/// Reads go through [`TrieState`] over the recorder, so every node they touch is recorded.
 impl StateBackend for RecordingState {
     fn storage(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        weft_trie::db::get(self, &self.root, key).map_err(state_error)
+        TrieState::new(self, self.root).storage(key)
     }
 
     fn child_storage(&self, child_key: &[u8], key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        let root = self.child_root(child_key).map_err(state_error)?;
-        weft_trie::db::get(self, &root, key).map_err(state_error)
+        TrieState::new(self, self.root).child_storage(child_key, key)
     }
 
     fn next_key(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        weft_trie::db::next_key(self, &self.root, key).map_err(state_error)
+        TrieState::new(self, self.root).next_key(key)
     }
 
     fn child_next_key(&self, child_key: &[u8], key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        let root = self.child_root(child_key).map_err(state_error)?;
-        weft_trie::db::next_key(self, &root, key).map_err(state_error)
+        TrieState::new(self, self.root).child_next_key(child_key, key)
     }
 
     fn storage_root(&self, delta: &[(&[u8], Option<&[u8]>)], version: StateVersion) -> Result<[u8; 32], StateError> {
-        weft_trie::db::apply_delta(self, &self.root, delta.iter().copied(), version)
-            .map(|update| update.root)
-            .map_err(state_error)
+        TrieState::new(self, self.root).storage_root(delta, version)
     }
 
     fn child_storage_root(
@@ -232,10 +214,7 @@ impl StateBackend for RecordingState {
         delta: &[(&[u8], Option<&[u8]>)],
         version: StateVersion,
     ) -> Result<[u8; 32], StateError> {
-        let root = self.child_root(child_key).map_err(state_error)?;
-        weft_trie::db::apply_delta(self, &root, delta.iter().copied(), version)
-            .map(|update| update.root)
-            .map_err(state_error)
+        TrieState::new(self, self.root).child_storage_root(child_key, delta, version)
     }
 }
 
@@ -268,7 +247,7 @@ pub fn prove_child_read<K: AsRef<[u8]>>(
         .ok_or_else(|| ProveError::InvalidChildStorageKey(prefixed_child_key.to_vec()))?;
     let state = RecordingState::new(store.state_at(block)?);
     // The child root is read (and recorded) even without keys, as Substrate does.
-    let root = state.child_root(child_key)?;
+    let root = TrieState::new(&state, state.root()).child_root(child_key)?;
     for key in keys {
         weft_trie::db::get(&state, &root, key.as_ref())?;
     }
@@ -474,6 +453,7 @@ mod tests {
     use weft_network_protocol::light::{
         decode_light_response, encode_light_request, RemoteReadChildRequest, RemoteReadRequest, Request,
     };
+    use weft_trie::child_storage_key;
 
     fn read_request(block: H256, keys: &[&[u8]]) -> Vec<u8> {
         let kind = RequestKind::RemoteRead(RemoteReadRequest {

@@ -19,14 +19,16 @@
 //! Every wait is bounded, so that a bug fails a test instead of hanging it. Sizes,
 //! counts and timings are printed, never asserted as performance bounds.
 
+mod common;
+use common::*;
+
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use tokio::sync::{broadcast, mpsc};
 use weft_block::{Block, Header, Justifications, H256};
-use weft_block_import::blocks_file::BlocksFile;
 use weft_block_import::{initialize_from_spec, Importer};
 use weft_chain_spec::ChainSpec;
 use weft_chain_store::{ChainStore, StoreConfig};
@@ -51,7 +53,6 @@ use weft_network_protocol::sync::{BlockAttributes, BlockRequest, Direction, Star
 use weft_network_protocol::{decode_proof_nodes, ProtocolError};
 use weft_runtime_executor::{heap_pages_from_storage, Executor, StateVersion};
 
-const WESTEND_256: &str = "0xb7f3334eaa611483108de2f2c25a5d8e2aeefca56dfe20201fdc8618eb6571bf";
 /// A guard against hanging forever, not a performance bound.
 const PATIENCE: Duration = Duration::from_secs(120);
 /// How long to wait for a fire-and-forget notification to have an effect before
@@ -60,18 +61,6 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 // ---------------------------------------------------------------------------------------
 // Chain and nodes.
-
-fn fixture(relative: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures")).join(relative)
-}
-
-fn westend_spec() -> ChainSpec {
-    ChainSpec::from_file(&fixture("chain-specs/full-raw/westend.json")).unwrap()
-}
-
-fn westend_blocks() -> Vec<(Block, Option<Justifications>)> {
-    BlocksFile::read(&fixture("blocks/westend/westend_blocks_1-256.json")).unwrap().decode().unwrap()
-}
 
 /// A node's chain: a store with the Westend genesis, its importer and executor.
 struct Chain {
@@ -96,14 +85,6 @@ fn chain(dir: &Path, spec: &ChainSpec, blocks: &[(Block, Option<Justifications>)
     }
     assert_eq!(store.best().unwrap().0, count as u32);
     Chain { store, importer, executor, genesis }
-}
-
-fn empty_store(dir: &Path) -> ChainStore {
-    ChainStore::open(&dir.join("db"), StoreConfig::default()).unwrap()
-}
-
-fn loopback() -> Multiaddr {
-    "/ip4/127.0.0.1/tcp/0".parse().unwrap()
 }
 
 fn config(genesis: H256, protocol_id: Option<&str>, bootnodes: Vec<Multiaddr>) -> NetworkConfig {

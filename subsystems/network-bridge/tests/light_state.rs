@@ -13,6 +13,9 @@
 //!
 //! Sizes and counts are printed.
 
+mod common;
+use common::*;
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -36,12 +39,6 @@ use weft_network_protocol::{decode_proof_nodes, ProtocolError};
 use weft_runtime_executor::{heap_pages_from_storage, Executor, StateVersion};
 use weft_trie::compact::{CompactProof, CompactProofError};
 use weft_trie::range_proof::RangeProofError;
-
-const WESTEND_256: &str = "0xb7f3334eaa611483108de2f2c25a5d8e2aeefca56dfe20201fdc8618eb6571bf";
-
-fn fixture(relative: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures")).join(relative)
-}
 
 /// The store with Westend #0..=#256, shared by the tests of this file.
 struct Node {

@@ -10,12 +10,13 @@
 //!
 //! Timings are printed, never asserted.
 
-use std::path::PathBuf;
+mod common;
+use common::*;
+
 use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast;
-use weft_block::{Block, Justifications, H256};
-use weft_block_import::blocks_file::BlocksFile;
+use weft_block::H256;
 use weft_block_import::{initialize_from_spec, Importer};
 use weft_chain_spec::ChainSpec;
 use weft_chain_store::{ChainStore, StoreConfig};
@@ -38,21 +39,8 @@ use weft_network_protocol::sync::{
 use weft_network_protocol::ProtocolError;
 use weft_runtime_executor::Executor;
 
-const WESTEND_256: &str = "0xb7f3334eaa611483108de2f2c25a5d8e2aeefca56dfe20201fdc8618eb6571bf";
 /// A guard against hanging forever, not a performance bound.
 const PATIENCE: Duration = Duration::from_secs(120);
-
-fn fixture(relative: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures")).join(relative)
-}
-
-fn westend_spec() -> ChainSpec {
-    ChainSpec::from_file(&fixture("chain-specs/full-raw/westend.json")).unwrap()
-}
-
-fn westend_blocks() -> Vec<(Block, Option<Justifications>)> {
-    BlocksFile::read(&fixture("blocks/westend/westend_blocks_1-256.json")).unwrap().decode().unwrap()
-}
 
 /// A store with the Westend genesis, and its importer.
 fn genesis_node(dir: &std::path::Path, spec: &ChainSpec) -> (ChainStore, Importer, H256) {
@@ -61,10 +49,6 @@ fn genesis_node(dir: &std::path::Path, spec: &ChainSpec) -> (ChainStore, Importe
     let genesis = initialize_from_spec(&store, &executor, spec).unwrap();
     let importer = Importer::new(store.clone(), executor).unwrap();
     (store, importer, genesis)
-}
-
-fn loopback() -> Multiaddr {
-    "/ip4/127.0.0.1/tcp/0".parse().unwrap()
 }
 
 fn config(genesis: H256, protocol_id: Option<String>, bootnodes: Vec<Multiaddr>) -> NetworkConfig {
@@ -318,10 +302,6 @@ async fn listen(swarm: &mut RawSwarm) -> Multiaddr {
 
 fn sync_protocol(genesis: &H256) -> StreamProtocol {
     StreamProtocol::try_from_owned(ProtocolNames::new(genesis, None, None).name(Protocol::Sync)).unwrap()
-}
-
-fn empty_store(dir: &std::path::Path) -> ChainStore {
-    ChainStore::open(&dir.join("db"), StoreConfig::default()).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -137,7 +137,6 @@ struct InFlight {
 #[derive(Debug, Clone)]
 struct Downloaded {
     peer: PeerId,
-    origin_broadcast: bool,
     blocks: Vec<(Hash, IncomingBlock)>,
 }
 
@@ -457,7 +456,7 @@ impl ChainSync {
                 }
                 if got > 0 {
                     self.stats.blocks_downloaded += u64::from(got);
-                    self.downloaded.insert(from, Downloaded { peer, origin_broadcast: false, blocks: run });
+                    self.downloaded.insert(from, Downloaded { peer, blocks: run });
                 }
             }
             Wanted::Announced { number, .. } => {
@@ -465,7 +464,7 @@ impl ChainSync {
                     if first.1.header.number == number && !self.downloaded.contains_key(&number) {
                         self.stats.blocks_downloaded += 1;
                         run.truncate(1);
-                        self.downloaded.insert(number, Downloaded { peer, origin_broadcast: true, blocks: run });
+                        self.downloaded.insert(number, Downloaded { peer, blocks: run });
                     }
                 }
             }
@@ -515,7 +514,6 @@ impl ChainSync {
                     p.failures += 1;
                     p.best_number = p.best_number.min(next.saturating_sub(1));
                 }
-                let _ = run.origin_broadcast;
                 break;
             }
         }

@@ -62,8 +62,12 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+fn checksum_hasher() -> twox_hash::XxHash64 {
+    twox_hash::XxHash64::with_seed(0x5745_4654)
+}
+
 fn checksum(data: &[u8]) -> u64 {
-    let mut hasher = twox_hash::XxHash64::with_seed(0x5745_4654);
+    let mut hasher = checksum_hasher();
     hasher.write(data);
     hasher.finish()
 }
@@ -165,29 +169,39 @@ impl ModuleCache {
     pub(crate) fn store_disk(&self, hash: &[u8; 32], tag: &str, cached: &CachedModule) {
         let Some(path) = self.file_path(hash, tag) else { return };
         let write = || -> Result<(), String> {
+            use std::io::Write as _;
             let payload = cached.module.serialize().map_err(|e| e.to_string())?;
-            let mut body = Vec::with_capacity(payload.len() + 128);
+            // The header part of the body; the payload is written after it
+            // as it is (one copy of the module in memory, not three).
+            let mut header = Vec::with_capacity(128);
             let version = format!("{ENGINE_VERSION}-{tag}");
-            body.extend_from_slice(&(version.len() as u32).to_le_bytes());
-            body.extend_from_slice(version.as_bytes());
-            body.extend_from_slice(&(cached.wasm_len as u64).to_le_bytes());
+            header.extend_from_slice(&(version.len() as u32).to_le_bytes());
+            header.extend_from_slice(version.as_bytes());
+            header.extend_from_slice(&(cached.wasm_len as u64).to_le_bytes());
             match cached.layout {
                 Some(layout) => {
-                    body.push(1);
-                    body.extend_from_slice(&layout.image_end.to_le_bytes());
-                    body.push(u8::from(layout.has_start));
+                    header.push(1);
+                    header.extend_from_slice(&layout.image_end.to_le_bytes());
+                    header.push(u8::from(layout.has_start));
                 }
-                None => body.push(0),
+                None => header.push(0),
             }
-            body.extend_from_slice(&payload);
-            let mut file = Vec::with_capacity(body.len() + 16);
-            file.extend_from_slice(MAGIC);
-            file.extend_from_slice(&checksum(&body).to_le_bytes());
-            file.extend_from_slice(&body);
+            let mut hasher = checksum_hasher();
+            hasher.write(&header);
+            hasher.write(&payload);
             let dir = path.parent().ok_or("no cache directory")?;
             std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
             let tmp = dir.join(format!(".{}.{}.tmp", std::process::id(), rand::random::<u64>()));
-            std::fs::write(&tmp, &file).map_err(|e| e.to_string())?;
+            let written = std::fs::File::create(&tmp).and_then(|mut file| {
+                file.write_all(MAGIC)?;
+                file.write_all(&hasher.finish().to_le_bytes())?;
+                file.write_all(&header)?;
+                file.write_all(&payload)
+            });
+            if let Err(e) = written {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e.to_string());
+            }
             std::fs::rename(&tmp, &path).map_err(|e| {
                 let _ = std::fs::remove_file(&tmp);
                 e.to_string()

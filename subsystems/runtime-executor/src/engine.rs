@@ -715,11 +715,13 @@ impl RuntimeModule {
         if end > view.data_size() {
             return Err(ExecutorError::OutputOutOfBounds { ptr, len, memory_size: view.data_size() });
         }
-        view.copy_range_to_vec(u64::from(ptr)..end).map_err(|_| ExecutorError::OutputOutOfBounds {
+        let mut output = vec![0; len as usize];
+        view.read(u64::from(ptr), &mut output).map_err(|_| ExecutorError::OutputOutOfBounds {
             ptr,
             len,
             memory_size: view.data_size(),
-        })
+        })?;
+        Ok(output)
     }
 
     /// Tells running out of fuel, time or call depth from other traps.

@@ -99,7 +99,8 @@ impl MemoryImage {
         if len > size || view.data_ptr() as usize & (PAGE - 1) != 0 {
             return None;
         }
-        let bytes = view.copy_range_to_vec(0..len as u64).ok()?;
+        let mut bytes = vec![0; len];
+        view.read(0, &mut bytes).ok()?;
         #[cfg(target_os = "linux")]
         let file = sealed_file(&bytes);
         Some(MemoryImage {

@@ -62,6 +62,9 @@ mod keys {
     pub const NODE: u8 = b't';
     pub const JOURNAL: u8 = b'r';
     pub const AUX: u8 = b'a';
+    /// Blocks whose header announces a GRANDPA authority-set change, by number:
+    /// `g ++ number (big endian) ++ hash` (what warp-sync proofs are made of).
+    pub const SET_CHANGE: u8 = b'g';
 
     pub fn key(column: u8, parts: &[&[u8]]) -> Vec<u8> {
         let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
@@ -79,6 +82,13 @@ mod keys {
     pub const PRUNED_BELOW: &[u8] = b"pruned_below";
     pub const SCHEMA: &[u8] = b"schema";
     pub const PRUNING: &[u8] = b"pruning";
+    pub const LATEST_JUSTIFIED: &[u8] = b"latest_justified";
+}
+
+/// Whether `header` announces a GRANDPA authority-set change (a digest that does
+/// not decode counts as none: such blocks are rejected by import anyway).
+fn announces_set_change(header: &Header) -> bool {
+    matches!(header.grandpa_scheduled_change(), Ok(Some(_))) || matches!(header.grandpa_forced_change(), Ok(Some(_)))
 }
 
 /// Version of the on-disk layout.
@@ -641,6 +651,9 @@ impl ChainStore {
         batch.insert(keys::key(keys::JOURNAL, &[hash.as_bytes()]), journal.encode());
         batch.insert(keys::key(keys::BY_NUMBER, &[&number.to_be_bytes(), hash.as_bytes()]), Vec::new());
         batch.insert(keys::key(keys::CHILD, &[header.parent_hash.as_bytes(), hash.as_bytes()]), Vec::new());
+        if announces_set_change(header) {
+            batch.insert(keys::key(keys::SET_CHANGE, &[&number.to_be_bytes(), hash.as_bytes()]), Vec::new());
+        }
         batch.remove(keys::key(keys::LEAF, &[header.parent_hash.as_bytes()]));
         batch.insert(keys::key(keys::LEAF, &[hash.as_bytes()]), Vec::new());
         for (key, value) in &commit.aux {
@@ -809,6 +822,7 @@ impl ChainStore {
             batch.remove(keys::key(column, &[h]));
         }
         batch.remove(keys::key(keys::BY_NUMBER, &[&info.number.to_be_bytes(), h]));
+        batch.remove(keys::key(keys::SET_CHANGE, &[&info.number.to_be_bytes(), h]));
         batch.remove(keys::key(keys::CHILD, &[info.parent.as_bytes(), h]));
         Ok(())
     }
@@ -855,6 +869,7 @@ impl ChainStore {
             let mut j = self.justifications(hash)?.unwrap_or_default();
             j.insert(engine, bytes);
             batch.insert(keys::key(keys::JUSTIFICATIONS, &[hash.as_bytes()]), j.encode());
+            self.note_justified_in_batch(&mut batch, engine, info.number, hash)?;
         }
         batch.insert(keys::key(keys::META, &[keys::FINALIZED]), (info.number, *hash).encode());
         self.canonicalize_in_batch(&mut batch, info.number, Some(new_best))?;
@@ -864,10 +879,64 @@ impl ChainStore {
     }
 
     fn store_justification(&self, hash: &H256, engine: [u8; 4], bytes: Vec<u8>) -> Result<(), StoreError> {
+        let number = self.block_info(hash)?.ok_or(StoreError::UnknownBlock(*hash))?.number;
         let mut j = self.justifications(hash)?.unwrap_or_default();
         j.insert(engine, bytes);
-        self.inner.tree.insert(keys::key(keys::JUSTIFICATIONS, &[hash.as_bytes()]), j.encode())?;
+        let mut batch = sled::Batch::default();
+        batch.insert(keys::key(keys::JUSTIFICATIONS, &[hash.as_bytes()]), j.encode());
+        self.note_justified_in_batch(&mut batch, engine, number, hash)?;
+        self.inner.tree.apply_batch(batch)?;
         Ok(())
+    }
+
+    /// Remembers the highest finalized block with a GRANDPA justification.
+    fn note_justified_in_batch(
+        &self,
+        batch: &mut sled::Batch,
+        engine: [u8; 4],
+        number: BlockNumber,
+        hash: &H256,
+    ) -> Result<(), StoreError> {
+        if engine != weft_block::GRANDPA_ENGINE_ID {
+            return Ok(());
+        }
+        if self.latest_justified()?.is_some_and(|(latest, _)| latest > number) {
+            return Ok(());
+        }
+        batch.insert(keys::key(keys::META, &[keys::LATEST_JUSTIFIED]), (number, *hash).encode());
+        Ok(())
+    }
+
+    /// The highest finalized block stored with a GRANDPA justification, if any.
+    pub fn latest_justified(&self) -> Result<Option<(BlockNumber, H256)>, StoreError> {
+        self.get(keys::META, &[keys::LATEST_JUSTIFIED])?.map(|v| decode("latest justified block", &v)).transpose()
+    }
+
+    /// Stored blocks numbered `from..=to` whose header announces a GRANDPA
+    /// authority-set change (a `ScheduledChange` or `ForcedChange` digest), in
+    /// ascending order of number; on any fork (check [`Self::canonical_hash`]).
+    pub fn set_change_blocks(
+        &self,
+        from: BlockNumber,
+        to: BlockNumber,
+    ) -> Result<Vec<(BlockNumber, H256)>, StoreError> {
+        let mut blocks = Vec::new();
+        if from > to {
+            return Ok(blocks);
+        }
+        let start = keys::key(keys::SET_CHANGE, &[&from.to_be_bytes()]);
+        for item in self.inner.tree.range(start..) {
+            let (key, _) = item?;
+            if key.first() != Some(&keys::SET_CHANGE) || key.len() != 1 + 4 + 32 {
+                break;
+            }
+            let number = BlockNumber::from_be_bytes(key[1..5].try_into().expect("4 bytes"));
+            if number > to {
+                break;
+            }
+            blocks.push((number, H256(key[5..].try_into().expect("32 bytes"))));
+        }
+        Ok(blocks)
     }
 
     /// Writes everything to disk.

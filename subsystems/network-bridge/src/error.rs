@@ -81,13 +81,26 @@ pub enum NetworkError {
         /// What was wrong (boxed: it is large).
         source: Box<ProtocolError>,
     },
+    /// A warp-sync proof that does not decode or verify. The peer is reported.
+    #[error("invalid warp proof from {peer}: {source}")]
+    InvalidWarpProof {
+        /// The peer.
+        peer: PeerId,
+        /// What was wrong.
+        source: Box<crate::WarpCheckError>,
+    },
 }
 
 impl NetworkError {
     /// Whether the error is the peer's fault (it sent something it must not have); the
     /// host has then already reported the peer.
     pub fn is_misbehaviour(&self) -> bool {
-        matches!(self, NetworkError::ResponseTooLarge { .. } | NetworkError::InvalidResponse { .. })
+        matches!(
+            self,
+            NetworkError::ResponseTooLarge { .. }
+                | NetworkError::InvalidResponse { .. }
+                | NetworkError::InvalidWarpProof { .. }
+        )
     }
 
     /// Whether trying again may help: the request failed on the way (timeout, closed

@@ -8,7 +8,9 @@
 //!   Kademlia protocol, and remembered for redialing;
 //! * `ping`;
 //! * Kademlia on `/<genesis>[/<fork id>]/kad`, in server mode, seeded with the bootnodes
-//!   and bootstrapped at start;
+//!   and bootstrapped at start, then random walks (a query for the peers closest to a
+//!   random id) after 1 s, 2 s, 4 s ... up to every minute while outbound slots are free;
+//!   peers it discovers are dialed into free outbound slots;
 //! * request-response on `/<genesis>[/<fork id>]/sync/2` (and the legacy
 //!   `/<protocol id>/sync/2`) with [`SyncCodec`]: inbound block requests are served
 //!   from the chain store on tokio's blocking pool; outbound requests are the client API
@@ -36,8 +38,10 @@ use libp2p::{
     dns, identify, identity, kad, noise, ping, tcp, websocket, yamux, Multiaddr, PeerId, StreamProtocol, Swarm,
 };
 use tokio::sync::{broadcast, mpsc, oneshot};
+use weft_block::grandpa::{AuthorityList, SetId};
 use weft_block::{Header, H256};
 use weft_chain_store::ChainStore;
+use weft_consensus::grandpa::warp::{VerifiedWarpProof, WarpSyncProof};
 use weft_network_protocol::announce::{
     check_grandpa_notification_size, decode_block_announce, decode_handshake, decode_transactions,
     encode_block_announce, encode_handshake, BlockAnnounce, BlockAnnouncesHandshake, Roles, MAX_BLOCK_ANNOUNCE_BYTES,
@@ -74,6 +78,11 @@ const MINOR_REPORTS_BEFORE_BAN: f64 = 10.0;
 /// reputation decays towards zero the same way), so only a burst of them bans a peer.
 const MINOR_REPORT_HALF_LIFE: Duration = Duration::from_secs(60);
 const REDIAL_INTERVAL: Duration = Duration::from_secs(5);
+/// First delay between Kademlia random walks; it doubles after each walk up to
+/// [`MAX_RANDOM_WALK_DELAY`] (Substrate's discovery does the same).
+const FIRST_RANDOM_WALK_DELAY: Duration = Duration::from_secs(1);
+/// Longest delay between Kademlia random walks.
+const MAX_RANDOM_WALK_DELAY: Duration = Duration::from_secs(60);
 const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
 const TRANSPORT_TIMEOUT: Duration = Duration::from_secs(20);
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -226,6 +235,8 @@ pub enum RequestProtocol {
     State,
     /// `light/2` light-client requests.
     Light,
+    /// `sync/warp` GRANDPA warp-sync proofs.
+    Warp,
 }
 
 impl RequestProtocol {
@@ -234,6 +245,7 @@ impl RequestProtocol {
             RequestProtocol::Sync => MAX_REQUEST_BYTES,
             RequestProtocol::State => MAX_STATE_REQUEST_BYTES,
             RequestProtocol::Light => MAX_LIGHT_REQUEST_BYTES,
+            RequestProtocol::Warp => crate::warp_server::WARP_REQUEST_BYTES,
         }
     }
 
@@ -242,6 +254,7 @@ impl RequestProtocol {
             RequestProtocol::Sync => MAX_BLOCK_RESPONSE_BYTES,
             RequestProtocol::State => MAX_STATE_RESPONSE_BYTES,
             RequestProtocol::Light => MAX_LIGHT_RESPONSE_BYTES,
+            RequestProtocol::Warp => weft_consensus::grandpa::warp::MAX_WARP_RESPONSE_SIZE,
         }
     }
 
@@ -250,6 +263,7 @@ impl RequestProtocol {
             RequestProtocol::Sync => Protocol::Sync,
             RequestProtocol::State => Protocol::State,
             RequestProtocol::Light => Protocol::Light,
+            RequestProtocol::Warp => Protocol::SyncWarp,
         }
     }
 }
@@ -302,6 +316,7 @@ struct Behaviour {
     sync: request_response::Behaviour<SyncCodec>,
     state: request_response::Behaviour<SyncCodec>,
     light: request_response::Behaviour<SyncCodec>,
+    warp: request_response::Behaviour<SyncCodec>,
     notifications: Notifications,
 }
 
@@ -311,6 +326,7 @@ impl Behaviour {
             RequestProtocol::Sync => &mut self.sync,
             RequestProtocol::State => &mut self.state,
             RequestProtocol::Light => &mut self.light,
+            RequestProtocol::Warp => &mut self.warp,
         }
     }
 }
@@ -443,6 +459,7 @@ impl NetworkHost {
         let (sync, sync_protocols) = request_behaviour(&names, RequestProtocol::Sync, config.request_timeout)?;
         let (state, _) = request_behaviour(&names, RequestProtocol::State, config.request_timeout)?;
         let (light, _) = request_behaviour(&names, RequestProtocol::Light, config.request_timeout)?;
+        let (warp, _) = request_behaviour(&names, RequestProtocol::Warp, config.request_timeout)?;
         // A store without a genesis yet (tools, tests) announces the genesis as its best.
         let (best_number, best_hash) = store.best().unwrap_or((0, config.genesis_hash));
         let handshake =
@@ -483,6 +500,7 @@ impl NetworkHost {
             sync,
             state,
             light,
+            warp,
             notifications: Notifications::new(notification_protocols),
         };
         let transport = build_transport(&keypair)?;
@@ -721,6 +739,24 @@ impl NetworkHost {
         }
     }
 
+    /// Asks `peer` for a GRANDPA warp-sync proof starting after the finalized block
+    /// `begin`, and checks it from the set `set_id` / `authorities` (the set current
+    /// at `begin`). A proof that does not decode or verify is an error, and the peer
+    /// is reported. Continue from `verified.last_header` while not `is_finished`.
+    pub async fn request_warp_proof(
+        &self,
+        peer: PeerId,
+        begin: H256,
+        set_id: SetId,
+        authorities: AuthorityList,
+    ) -> Result<(WarpSyncProof, VerifiedWarpProof), NetworkError> {
+        let response = self.request(peer, RequestProtocol::Warp, begin.as_bytes().to_vec()).await?;
+        crate::check_warp_response(&response, set_id, authorities).map_err(|source| {
+            self.report_peer(peer, PeerReport::fatal(format!("invalid warp proof: {source}")));
+            NetworkError::InvalidWarpProof { peer, source: Box::new(source) }
+        })
+    }
+
     /// Stops the swarm task (closing every connection) and waits for it to end.
     pub async fn shutdown(&self) {
         let _ = self.send(Command::Shutdown);
@@ -805,6 +841,9 @@ impl EventLoop {
 
         let mut redial = tokio::time::interval(REDIAL_INTERVAL);
         redial.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut walk_delay = FIRST_RANDOM_WALK_DELAY;
+        let random_walk = tokio::time::sleep(walk_delay);
+        tokio::pin!(random_walk);
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
@@ -814,6 +853,11 @@ impl EventLoop {
                 },
                 Some(served) = self.served_rx.recv() => self.on_served(served),
                 _ = redial.tick() => self.redial_reserved(),
+                _ = &mut random_walk => {
+                    self.random_walk();
+                    walk_delay = (walk_delay * 2).min(MAX_RANDOM_WALK_DELAY);
+                    random_walk.as_mut().reset(tokio::time::Instant::now() + walk_delay);
+                }
             }
         }
         for (_, (_, reply)) in self.pending_requests.drain() {
@@ -951,10 +995,24 @@ impl EventLoop {
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_request_event(RequestProtocol::Sync, event),
             SwarmEvent::Behaviour(BehaviourEvent::State(event)) => self.on_request_event(RequestProtocol::State, event),
             SwarmEvent::Behaviour(BehaviourEvent::Light(event)) => self.on_request_event(RequestProtocol::Light, event),
+            SwarmEvent::Behaviour(BehaviourEvent::Warp(event)) => self.on_request_event(RequestProtocol::Warp, event),
             SwarmEvent::Behaviour(BehaviourEvent::Notifications(event)) => self.on_notifications_event(event),
             SwarmEvent::Behaviour(BehaviourEvent::Identify(event)) => self.on_identify_event(event),
             SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => match event {
-                kad::Event::RoutingUpdated { peer, .. } => tracing::debug!(%peer, "kademlia routing table updated"),
+                kad::Event::RoutingUpdated { peer, is_new_peer, addresses, .. } => {
+                    tracing::debug!(%peer, "kademlia routing table updated");
+                    if is_new_peer {
+                        self.dial_discovered(peer, addresses.into_vec());
+                    }
+                }
+                kad::Event::OutboundQueryProgressed {
+                    result: kad::QueryResult::GetClosestPeers(Ok(found)), ..
+                } => {
+                    tracing::debug!(found = found.peers.len(), "kademlia random walk");
+                    for info in found.peers {
+                        self.dial_discovered(info.peer_id, info.addrs);
+                    }
+                }
                 kad::Event::OutboundQueryProgressed { result: kad::QueryResult::Bootstrap(result), .. } => {
                     tracing::debug!("kademlia bootstrap: {result:?}")
                 }
@@ -1010,6 +1068,58 @@ impl EventLoop {
                 tracing::debug!(%send_back_addr, "incoming connection failed: {error}")
             }
             _ => {}
+        }
+    }
+
+    /// Free outbound slots (for peers that are neither reserved nor inbound).
+    fn free_out_slots(&self) -> usize {
+        let used = self.peers.values().filter(|s| !s.reserved && !s.inbound).count();
+        (self.out_peers as usize).saturating_sub(used)
+    }
+
+    /// Looks for more peers when outbound slots are free (not in reserved-only mode):
+    /// a Kademlia query for the peers closest to a random id, and dials to peers of the
+    /// routing table we are not connected to.
+    fn random_walk(&mut self) {
+        if self.reserved_only || self.free_out_slots() == 0 {
+            return;
+        }
+        self.swarm.behaviour_mut().kad.get_closest_peers(PeerId::random());
+        let known: Vec<(PeerId, Vec<Multiaddr>)> = self
+            .swarm
+            .behaviour_mut()
+            .kad
+            .kbuckets()
+            .flat_map(|bucket| {
+                bucket
+                    .iter()
+                    .map(|entry| (*entry.node.key.preimage(), entry.node.value.iter().cloned().collect()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for (peer, addresses) in known {
+            self.dial_discovered(peer, addresses);
+        }
+    }
+
+    /// Dials a peer found by discovery if an outbound slot is free and we are not
+    /// connected to it (nor banned it).
+    fn dial_discovered(&mut self, peer: PeerId, addresses: Vec<Multiaddr>) {
+        if self.reserved_only
+            || peer == self.local_peer_id
+            || addresses.is_empty()
+            || self.peers.contains_key(&peer)
+            || self.swarm.is_connected(&peer)
+            || self.is_banned(&peer)
+            || self.free_out_slots() == 0
+        {
+            return;
+        }
+        tracing::debug!(%peer, "dialing a discovered peer");
+        let opts =
+            DialOpts::peer_id(peer).addresses(addresses).condition(PeerCondition::DisconnectedAndNotDialing).build();
+        if let Err(e) = self.swarm.dial(opts) {
+            tracing::debug!(%peer, "dial: {e}");
         }
     }
 
@@ -1276,6 +1386,10 @@ impl EventLoop {
                 Box::new(move || {
                     (crate::serve_light_request_bytes(&store, &executor, &request).map_err(|e| e.to_string()), 0)
                 })
+            }
+            RequestProtocol::Warp => {
+                let store = self.store.clone();
+                Box::new(move || (crate::serve_warp_request_bytes(&store, &request).map_err(|e| e.to_string()), 0))
             }
         };
         self.serving += 1;

@@ -9,7 +9,8 @@
 //!   bootnodes, reserved nodes, peer slots and the chain's protocol names;
 //! * the **swarm** ([`NetworkHost`]): TCP and WebSocket transports (with DNS), Noise XX,
 //!   Yamux multiplexing, and the behaviours `identify` (`/substrate/1.0`), `ping`, Kademlia
-//!   on `/<genesis>/kad`, the request protocols `sync/2`, `state/2` and `light/2`, and the
+//!   on `/<genesis>/kad`, the request protocols `sync/2`, `state/2`, `light/2` and
+//!   `sync/warp`, and the
 //!   notification protocols `block-announces/1` (handshake checked: a peer on another
 //!   genesis is banned), `transactions/1` and `grandpa/1`, run by one tokio task; a handle
 //!   gives a client API, and [`NetworkEvent`]s are broadcast;
@@ -22,8 +23,9 @@
 //!   [`ChainStore`](weft_chain_store::ChainStore) as Substrate's handlers do: blocks
 //!   ([`serve_block_request`]), state ([`serve_state_request`]) and light-client read and
 //!   call proofs ([`serve_light_request`]), with or without compact range proofs for state,
+//!   and GRANDPA warp-sync proofs from stored justifications ([`serve_warp_request_bytes`]),
 //!   and the client-side checks
-//!   ([`verify_remote_read`], [`StateDownload`]);
+//!   ([`verify_remote_read`], [`StateDownload`], [`check_warp_response`]);
 //! * the **overseer subsystem** ([`subsystem`]): the network bridge slot, and the task that
 //!   forwards network events to the sync, GRANDPA and transaction-pool slots;
 //! * a simple one-peer **full-sync driver** ([`sync::sync_from`]) for tools and tests (the
@@ -31,7 +33,7 @@
 //!
 //! It does not own the wire formats themselves (`weft-network-protocol`), block
 //! verification and execution (`weft-block-import`), nor storage (`weft-chain-store`).
-//! Not here yet: `sync/warp` and secure WebSockets. Misbehaving peers are banned at once
+//! Not here yet: secure WebSockets. Misbehaving peers are banned at once
 //! for fatal offences; minor offences weigh one each, halving every minute, and ten in a
 //! burst ban.
 
@@ -49,6 +51,7 @@ mod server;
 mod state_server;
 pub mod subsystem;
 pub mod sync;
+mod warp_server;
 
 pub use config::{split_peer_address, NetworkConfig, DEFAULT_IN_PEERS, DEFAULT_OUT_PEERS, DEFAULT_REQUEST_TIMEOUT};
 pub use error::NetworkError;
@@ -67,6 +70,9 @@ pub use state_server::{
     serve_state_request, serve_state_request_bytes, serve_state_request_with_budget, DownloadedState, StateDownload,
     StateDownloadError, StateDownloadLimits, StateDownloadStats, StateServeError, MAX_START_KEYS,
     MAX_STATE_RESPONSE_DATA_BYTES,
+};
+pub use warp_server::{
+    check_warp_response, serve_warp_request_bytes, StoreWarpSource, WarpCheckError, WarpServeError, WARP_REQUEST_BYTES,
 };
 
 /// The libp2p version this crate is built on, for callers that need its types

@@ -891,3 +891,159 @@ async fn adversaries_are_banned_and_an_honest_sync_completes() {
     n.task.abort();
     server_s.abort();
 }
+
+// ---------------------------------------------------------------------------------------
+// sync/warp.
+
+/// Commits `headers` (children keeping their parent's state root) on top of what the
+/// store holds, the last one best.
+fn commit_headers(store: &ChainStore, headers: &[Header]) {
+    let changes = weft_runtime_executor::StorageChanges::default();
+    for header in headers {
+        store
+            .commit_block(weft_chain_store::BlockCommit {
+                header,
+                body: Some(&[]),
+                justifications: None,
+                changes: &changes,
+                state_version: StateVersion::V0,
+                chain_weight: u64::from(header.number),
+                set_best: true,
+                aux: vec![],
+            })
+            .unwrap();
+    }
+}
+
+/// `sync/warp` between two hosts: from a store with only the real Westend genesis
+/// (nothing finalized by GRANDPA yet: an empty finished proof, exactly `0x0001`), then
+/// from the same store after 105 blocks on that genesis that hand the authority set over
+/// every 10 blocks (signed by generated keys) were committed and finalized with their
+/// justifications: the proof walks the ten hand-offs to the latest justified block and
+/// verifies from the genesis set. Requests for unknown or unfinalized blocks and
+/// malformed requests get no answer; a proof checked with the wrong set is refused and
+/// the server reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_warp_proofs_over_the_network() {
+    use weft_consensus::grandpa::testing::{authorities, SyntheticChain};
+    use weft_network_bridge::{check_warp_response, WarpCheckError};
+
+    let spec = westend_spec();
+    let dir_a = tempfile::tempdir().unwrap();
+    let a = chain(dir_a.path(), &spec, &[], 0);
+    let protocol_id = spec.protocol_id.as_deref();
+    let (host_a, _) = NetworkHost::start(config(a.genesis, protocol_id, vec![]), a.store.clone()).await.unwrap();
+    let peer_a = host_a.local_peer_id();
+    let dir_b = tempfile::tempdir().unwrap();
+    let (host_b, mut events_b) =
+        NetworkHost::start(config(a.genesis, protocol_id, host_a.peer_addrs()), empty_store(dir_b.path()))
+            .await
+            .unwrap();
+    wait_for_peer(&mut events_b, peer_a).await;
+
+    // Nothing justified yet.
+    let warp = |begin: H256| host_b.request(peer_a, RequestProtocol::Warp, begin.0.to_vec());
+    let response = within("warp request at genesis", warp(a.genesis)).await.unwrap();
+    assert_eq!(response, vec![0x00, 0x01], "no fragment, finished");
+    assert!(matches!(
+        check_warp_response(&response, 0, authorities(0)),
+        Err(WarpCheckError::Verify(weft_consensus::grandpa::warp::WarpVerifyError::Empty))
+    ));
+
+    // 105 blocks with hand-offs at #10, #20, ..., #100, justified there and at #103.
+    let genesis_header = a.store.header(&a.genesis).unwrap().unwrap();
+    let synthetic = SyntheticChain::build(&genesis_header, 105, 10, &[103]);
+    commit_headers(&a.store, &synthetic.headers[1..]);
+    for (number, justification) in &synthetic.justifications {
+        let hash = synthetic.headers[*number as usize].hash();
+        a.store.finalize(&hash, Some((weft_block::GRANDPA_ENGINE_ID, justification.clone()))).unwrap();
+    }
+    assert_eq!(a.store.finalized().unwrap().0, 103);
+    assert_eq!(a.store.latest_justified().unwrap(), Some((103, synthetic.headers[103].hash())));
+    let indexed: Vec<u32> = a.store.set_change_blocks(0, 200).unwrap().iter().map(|(n, _)| *n).collect();
+    assert_eq!(indexed, (1..=10).map(|i| i * 10).collect::<Vec<_>>());
+
+    let started = Instant::now();
+    let (proof, verified) =
+        within("warp proof", host_b.request_warp_proof(peer_a, a.genesis, 0, authorities(0))).await.unwrap();
+    let numbers: Vec<u32> = proof.fragments.iter().map(|f| f.header.number).collect();
+    let size = parity_scale_codec::Encode::encoded_size(&proof);
+    println!(
+        "sync/warp from genesis: {} fragments {numbers:?}, {size} bytes, in {:?}",
+        numbers.len(),
+        started.elapsed()
+    );
+    assert_eq!(numbers, vec![10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 103]);
+    assert!(proof.is_finished && verified.is_finished);
+    assert_eq!((verified.set_id, verified.authorities.clone()), (10, authorities(10)));
+    assert_eq!(verified.last_header, synthetic.headers[103]);
+
+    // From a later finalized block: the rest only.
+    let (proof, verified) = within(
+        "warp proof from #55",
+        host_b.request_warp_proof(peer_a, synthetic.headers[55].hash(), 5, authorities(5)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(proof.fragments.iter().map(|f| f.header.number).collect::<Vec<_>>(), vec![60, 70, 80, 90, 100, 103]);
+    assert_eq!(verified.set_id, 10);
+
+    // Not answered: an unknown block, an unfinalized one (#105), a short request.
+    assert!(within("unknown start", warp(H256([0xab; 32]))).await.is_err());
+    assert!(within("unfinalized start", warp(synthetic.headers[105].hash())).await.is_err());
+    let short = host_b.request(peer_a, RequestProtocol::Warp, vec![0; 31]);
+    assert!(within("short request", short).await.is_err());
+    // Too long for the protocol: refused before sending.
+    let long = host_b.request(peer_a, RequestProtocol::Warp, vec![0; 33]).await;
+    assert!(matches!(long, Err(NetworkError::RequestTooLarge { len: 33, max: 32 })));
+
+    // A tampered response is refused by the check.
+    let mut bytes = within("warp request", warp(a.genesis)).await.unwrap();
+    let last = bytes.len() - 2;
+    bytes[last] ^= 1;
+    assert!(check_warp_response(&bytes, 0, authorities(0)).is_err());
+
+    // Checked with the wrong starting set: refused, and the server is reported.
+    let wrong = host_b.request_warp_proof(peer_a, a.genesis, 1, authorities(1));
+    match within("warp proof with the wrong set", wrong).await {
+        Err(NetworkError::InvalidWarpProof { peer, source }) => {
+            assert_eq!(peer, peer_a);
+            println!("wrong set: {source}");
+        }
+        other => panic!("expected InvalidWarpProof, got {other:?}"),
+    }
+    let (reason, _) = wait_for_report(&mut events_b, peer_a).await;
+    assert!(reason.contains("invalid warp proof"), "{reason}");
+
+    host_b.shutdown().await;
+    host_a.shutdown().await;
+}
+
+/// Kademlia discovery: C knows only B, B knows only A; C's bootstrap and random walks
+/// find A through B and C dials it into a free outbound slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kademlia_discovery_connects_beyond_the_bootnode() {
+    let spec = westend_spec();
+    let protocol_id = spec.protocol_id.as_deref();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = chain(dirs[0].path(), &spec, &[], 0);
+    let (host_a, _) = NetworkHost::start(config(a.genesis, protocol_id, vec![]), a.store.clone()).await.unwrap();
+    let b = chain(dirs[1].path(), &spec, &[], 0);
+    let (host_b, _) =
+        NetworkHost::start(config(b.genesis, protocol_id, host_a.peer_addrs()), b.store.clone()).await.unwrap();
+    let c = chain(dirs[2].path(), &spec, &[], 0);
+    let started = Instant::now();
+    let (host_c, mut events_c) =
+        NetworkHost::start(config(c.genesis, protocol_id, host_b.peer_addrs()), c.store.clone()).await.unwrap();
+    let peer_a = host_a.local_peer_id();
+    let inbound = wait_for(&format!("C's connection with A ({peer_a})"), &mut events_c, |e| match e {
+        NetworkEvent::PeerConnected { peer, inbound, .. } if *peer == peer_a => Some(*inbound),
+        _ => None,
+    })
+    .await;
+    assert!(!inbound, "C dialed A");
+    println!("C connected to A, found through B's Kademlia, {:?} after start", started.elapsed());
+    host_c.shutdown().await;
+    host_b.shutdown().await;
+    host_a.shutdown().await;
+}

@@ -33,11 +33,16 @@
 //!
 //! # Authority set changes
 //!
+//! [`warp`] builds and verifies warp-sync proofs (chains of set hand-offs).
+//!
 //! [`GrandpaState`] is the per-block GRANDPA state: the set that votes on the
 //! block and its descendants, and the changes announced on its chain. See
 //! [`GrandpaState::apply_block`] and [`GrandpaState::on_finalized`].
 
 mod state;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+pub mod warp;
 
 pub use state::{GrandpaState, GrandpaStateError, PendingChange, PendingForcedChange};
 

@@ -334,22 +334,36 @@ async fn light2_remote_read_and_call_over_the_network() {
     host_a.shutdown().await;
 }
 
+/// Node A holding only the Westend genesis and node B (empty store) connected to it.
+struct GenesisPair {
+    a: Chain,
+    host_a: NetworkHost,
+    peer_a: PeerId,
+    host_b: NetworkHost,
+    events_b: broadcast::Receiver<NetworkEvent>,
+    _dirs: [tempfile::TempDir; 2],
+}
+
+async fn genesis_pair() -> GenesisPair {
+    let spec = westend_spec();
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let a = chain(dirs[0].path(), &spec, &[], 0);
+    let protocol_id = spec.protocol_id.as_deref();
+    let (host_a, _) = NetworkHost::start(config(a.genesis, protocol_id, vec![]), a.store.clone()).await.unwrap();
+    let peer_a = host_a.local_peer_id();
+    let (host_b, mut events_b) =
+        NetworkHost::start(config(a.genesis, protocol_id, host_a.peer_addrs()), empty_store(dirs[1].path()))
+            .await
+            .unwrap();
+    wait_for_peer(&mut events_b, peer_a).await;
+    GenesisPair { a, host_a, peer_a, host_b, events_b, _dirs: dirs }
+}
+
 /// A host started without the node's executor (`NetworkHost::start`) still answers
 /// `light/2` reads and calls, with a default executor.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn light2_remote_read_without_an_executor() {
-    let spec = westend_spec();
-    let dir_a = tempfile::tempdir().unwrap();
-    let a = chain(dir_a.path(), &spec, &[], 0);
-    let protocol_id = spec.protocol_id.as_deref();
-    let (host_a, _) = NetworkHost::start(config(a.genesis, protocol_id, vec![]), a.store.clone()).await.unwrap();
-    let peer_a = host_a.local_peer_id();
-    let dir_b = tempfile::tempdir().unwrap();
-    let (host_b, mut events_b) =
-        NetworkHost::start(config(a.genesis, protocol_id, host_a.peer_addrs()), empty_store(dir_b.path()))
-            .await
-            .unwrap();
-    wait_for_peer(&mut events_b, peer_a).await;
+    let GenesisPair { a, host_a, peer_a, host_b, _dirs, .. } = genesis_pair().await;
 
     let root = a.store.header(&a.genesis).unwrap().unwrap().state_root.0;
     let keys = vec![b":heappages".to_vec()];
@@ -928,18 +942,7 @@ async fn sync_warp_proofs_over_the_network() {
     use weft_consensus::grandpa::testing::{authorities, SyntheticChain};
     use weft_network_bridge::{check_warp_response, WarpCheckError};
 
-    let spec = westend_spec();
-    let dir_a = tempfile::tempdir().unwrap();
-    let a = chain(dir_a.path(), &spec, &[], 0);
-    let protocol_id = spec.protocol_id.as_deref();
-    let (host_a, _) = NetworkHost::start(config(a.genesis, protocol_id, vec![]), a.store.clone()).await.unwrap();
-    let peer_a = host_a.local_peer_id();
-    let dir_b = tempfile::tempdir().unwrap();
-    let (host_b, mut events_b) =
-        NetworkHost::start(config(a.genesis, protocol_id, host_a.peer_addrs()), empty_store(dir_b.path()))
-            .await
-            .unwrap();
-    wait_for_peer(&mut events_b, peer_a).await;
+    let GenesisPair { a, host_a, peer_a, host_b, mut events_b, _dirs } = genesis_pair().await;
 
     // Nothing justified yet.
     let warp = |begin: H256| host_b.request(peer_a, RequestProtocol::Warp, begin.0.to_vec());

@@ -32,7 +32,9 @@
 //!
 //! Not here yet: the search for a common ancestor with a peer on another fork (a peer
 //! whose blocks do not continue our chain is treated as sending a broken chain), warp
-//! and state sync, and downloads of justifications for blocks imported without one.
+//! and state sync as sync modes (the network bridge serves and checks `sync/warp` proofs
+//! and `state/2` downloads, but the node does not start from them), and downloads of
+//! justifications for blocks imported without one.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -3,15 +3,17 @@
 //! request carrying a oneshot reply.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 use weft_messages::*;
 use weft_overseer::*;
 
 const BATCH: u32 = 10_000;
 
-/// Sends `BATCH` messages to the chain store on every ActiveLeaves signal.
+/// Sends `BATCH` messages to the chain store each time it is told to
+/// (a `PeerDisconnected` message from the bench, so no signal is broadcast to
+/// the other twenty slots).
 struct Source;
 
 impl Subsystem for Source {
@@ -20,20 +22,22 @@ impl Subsystem for Source {
     fn implementation(&self) -> &str {
         "bench-source"
     }
-    fn on_signal(&mut self, signal: &OverseerSignal, ctx: &mut Context<'_, '_, Self>) {
-        if matches!(signal, OverseerSignal::ActiveLeaves(_)) {
+    fn on_signal(&mut self, _: &OverseerSignal, _: &mut Context<'_, '_, Self>) {}
+    fn on_message(&mut self, message: SyncMessage, ctx: &mut Context<'_, '_, Self>) {
+        if let SyncMessage::PeerDisconnected { .. } = message {
             for number in 0..BATCH {
                 let (reply, _) = oneshot::channel();
                 ctx.send(ChainStoreMessage::BlockHash { number, reply });
             }
         }
     }
-    fn on_message(&mut self, _: SyncMessage, _: &mut Context<'_, '_, Self>) {}
 }
 
-/// Counts messages; answers `BestBlock` at once.
+/// Counts messages, and wakes the bench after every `BATCH` of them; answers
+/// `BestBlock` at once.
 struct Sink {
-    received: Arc<AtomicU64>,
+    received: u64,
+    batch_done: Arc<Notify>,
 }
 
 impl Subsystem for Sink {
@@ -44,25 +48,25 @@ impl Subsystem for Sink {
     }
     fn on_signal(&mut self, _: &OverseerSignal, _: &mut Context<'_, '_, Self>) {}
     fn on_message(&mut self, message: ChainStoreMessage, _: &mut Context<'_, '_, Self>) {
-        self.received.fetch_add(1, Ordering::Release);
-        if let ChainStoreMessage::BestBlock { reply } = message {
-            let _ = reply.send((Hash::ZERO, 0));
+        match message {
+            ChainStoreMessage::BestBlock { reply } => {
+                let _ = reply.send((Hash::ZERO, 0));
+            }
+            _ => {
+                self.received += 1;
+                if self.received.is_multiple_of(u64::from(BATCH)) {
+                    self.batch_done.notify_one();
+                }
+            }
         }
     }
 }
 
-fn leaf_signal(n: u32) -> OverseerSignal {
-    OverseerSignal::ActiveLeaves(ActiveLeavesUpdate {
-        activated: Some(ActivatedLeaf { hash: Hash::from([n as u8; 32]), number: n }),
-        deactivated: vec![],
-    })
-}
-
-fn start(threaded: bool, received: Arc<AtomicU64>) -> OverseerHandle {
+fn start(threaded: bool, batch_done: Arc<Notify>) -> OverseerHandle {
     OverseerBuilder::new()
         .thread_per_subsystem(threaded)
         .replace_sync(|_| Source)
-        .replace_chain_store(move |_| Sink { received: received.clone() })
+        .replace_chain_store(move |_| Sink { received: 0, batch_done: batch_done.clone() })
         .start()
 }
 
@@ -73,20 +77,17 @@ fn throughput(c: &mut Criterion) {
     for threaded in [true, false] {
         let name = if threaded { "overseer_thread_per_subsystem" } else { "overseer_single_thread" };
         let system = actix::System::new();
-        let received = Arc::new(AtomicU64::new(0));
-        let handle = system.block_on(async { start(threaded, received.clone()) });
-        let mut round = 0u32;
+        let batch_done = Arc::new(Notify::new());
+        let handle = system.block_on(async { start(threaded, batch_done.clone()) });
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 system.block_on(async {
                     let began = Instant::now();
                     for _ in 0..iters {
-                        round += 1;
-                        let target = received.load(Ordering::Acquire) + u64::from(BATCH);
-                        handle.signal(leaf_signal(round));
-                        while received.load(Ordering::Acquire) < target {
-                            tokio::task::yield_now().await;
-                        }
+                        // The bench thread sleeps until the sink has all of the batch
+                        // (a spinning wait would take a core from the two subsystems).
+                        handle.send(SyncMessage::PeerDisconnected { peer: String::new() }).await;
+                        batch_done.notified().await;
                     }
                     began.elapsed()
                 })
@@ -142,7 +143,7 @@ fn round_trip(c: &mut Criterion) {
     for threaded in [true, false] {
         let name = if threaded { "overseer_thread_per_subsystem" } else { "overseer_single_thread" };
         let system = actix::System::new();
-        let handle = system.block_on(async { start(threaded, Arc::default()) });
+        let handle = system.block_on(async { start(threaded, Arc::new(Notify::new())) });
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 system.block_on(async {

@@ -7,13 +7,14 @@
 //! else (back-pressure), and a send still blocked after the stall bound
 //! reports the target as stalled.
 
-use crate::erased::{AnyFactory, AnySubsystem};
+use crate::erased::{AnyFactory, AnySubsystem, MAX_KEPT_EFFECTS};
 use crate::metrics::SubsystemMetrics;
 use crate::subsystem::{BoxedEvent, Clock, Effect, Input, SignalOrdering, TimerId};
 use actix::prelude::*;
 use rand::SeedableRng;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use weft_messages::{ActivatedLeaf, ActiveLeavesUpdate, AllMessages, OverseerSignal, SlotId};
@@ -32,34 +33,34 @@ pub struct SignalPacket(pub OverseerSignal);
 /// The two inbound paths of a subsystem: a bounded channel for messages and an
 /// unbounded one for signals (which are few and must never wait).
 ///
-/// Signals take priority: before each message the actor drains every signal
-/// already queued, so a message tagged with signal *N* normally finds signal
-/// *N* handled and stays in the bounded channel until then, keeping
-/// back-pressure intact. A wake-up token per signal makes the actor look at
-/// the signal queue when no message arrives.
+/// Signals take priority: the actor's [`Inbox`] takes every queued signal
+/// before each message, so a message tagged with signal *N* normally finds
+/// signal *N* handled and stays in the bounded channel until then, keeping
+/// back-pressure intact.
 #[derive(Clone)]
 pub struct Mailbox {
     pub messages: tokio::sync::mpsc::Sender<MessagePacket>,
     signals: tokio::sync::mpsc::UnboundedSender<SignalPacket>,
-    wake: tokio::sync::mpsc::UnboundedSender<SignalWake>,
+    /// Signals queued so far; lets the actor skip the signal channel when
+    /// nothing new is there (one load per message).
+    signals_sent: Arc<AtomicU64>,
     pub metrics: Arc<SubsystemMetrics>,
 }
 
 impl Mailbox {
     /// Queues a signal; false if the subsystem has stopped.
     pub fn send_signal(&self, signal: OverseerSignal) -> bool {
-        self.signals.send(SignalPacket(signal)).is_ok() && self.wake.send(SignalWake).is_ok()
+        let sent = self.signals.send(SignalPacket(signal)).is_ok();
+        self.signals_sent.fetch_add(1, Ordering::Release);
+        sent
     }
 }
-
-/// A token telling the actor a signal is queued.
-pub struct SignalWake;
 
 /// The receiving ends of a [`Mailbox`], consumed when the actor starts.
 pub struct MailboxReceivers {
     messages: tokio::sync::mpsc::Receiver<MessagePacket>,
     signals: tokio::sync::mpsc::UnboundedReceiver<SignalPacket>,
-    wake: tokio::sync::mpsc::UnboundedReceiver<SignalWake>,
+    signals_sent: Arc<AtomicU64>,
 }
 
 /// A new mailbox holding at most `capacity` messages.
@@ -68,10 +69,10 @@ pub fn mailbox(capacity: usize, metrics: Arc<SubsystemMetrics>) -> (Mailbox, Mai
     let weak = mtx.downgrade();
     metrics.set_depth_probe(Box::new(move || weak.upgrade().map(|s| s.max_capacity() - s.capacity()).unwrap_or(0)));
     let (stx, srx) = tokio::sync::mpsc::unbounded_channel();
-    let (wtx, wrx) = tokio::sync::mpsc::unbounded_channel();
+    let signals_sent = Arc::new(AtomicU64::new(0));
     (
-        Mailbox { messages: mtx, signals: stx, wake: wtx, metrics },
-        MailboxReceivers { messages: mrx, signals: srx, wake: wrx },
+        Mailbox { messages: mtx, signals: stx, signals_sent: signals_sent.clone(), metrics },
+        MailboxReceivers { messages: mrx, signals: srx, signals_sent },
     )
 }
 
@@ -170,6 +171,13 @@ pub struct SubsystemActor {
     receivers: Option<MailboxReceivers>,
     signals: Option<tokio::sync::mpsc::UnboundedReceiver<SignalPacket>>,
     inputs: u64,
+    /// Reused for the effects of each input.
+    effects: Vec<Effect<AllMessages>>,
+    /// Reused for the sends queued behind a full mailbox.
+    blocked: Vec<MessagePacket>,
+    /// Signals taken from the channel outside the inbox (a message waiting
+    /// for its signal).
+    signals_awaited: u64,
 }
 
 /// One message in this many has its handler timed (the total is scaled up).
@@ -206,6 +214,9 @@ impl SubsystemActor {
             receivers: Some(receivers),
             signals: None,
             inputs: 0,
+            effects: Vec::new(),
+            blocked: Vec::new(),
+            signals_awaited: 0,
         }
     }
 
@@ -245,7 +256,12 @@ impl SubsystemActor {
         let subsystem = &mut self.subsystem;
         let rng = &mut self.rng;
         let next_timer = &mut self.next_timer;
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| subsystem.handle(input, &clock, rng, next_timer)));
+        // The effect buffer is reused across inputs (taken, so a nested
+        // delivery during `apply` gets a buffer of its own).
+        let mut effects = std::mem::take(&mut self.effects);
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            subsystem.handle_into(input, &clock, rng, next_timer, &mut effects)
+        }));
         let took = match began {
             Some(began) if kind == 1 => began.elapsed() * TIMING_SAMPLE as u32,
             Some(began) => began.elapsed(),
@@ -257,7 +273,12 @@ impl SubsystemActor {
             _ => self.metrics.on_event(took),
         }
         match outcome {
-            Ok(effects) => self.apply(effects, ctx),
+            Ok(()) => {
+                self.apply(&mut effects, ctx);
+                if effects.capacity() <= MAX_KEPT_EFFECTS {
+                    self.effects = effects;
+                }
+            }
             Err(panic) => {
                 let message = panic
                     .downcast_ref::<&str>()
@@ -293,10 +314,10 @@ impl SubsystemActor {
         }
     }
 
-    fn apply(&mut self, effects: Vec<Effect<AllMessages>>, ctx: &mut Context<Self>) {
+    fn apply(&mut self, effects: &mut Vec<Effect<AllMessages>>, ctx: &mut Context<Self>) {
         let tag = self.ordering.signals_handled();
-        let mut blocked: Vec<MessagePacket> = Vec::new();
-        for effect in effects {
+        let mut blocked = std::mem::take(&mut self.blocked);
+        for effect in effects.drain(..) {
             match effect {
                 Effect::Send(message) => self.route(MessagePacket { sender_signals: tag, message }, &mut blocked),
                 Effect::Request { message, reply } => {
@@ -321,12 +342,18 @@ impl SubsystemActor {
                     }
                 }
                 Effect::Exit(reason) => {
+                    // What was sent before the exit still goes out.
+                    if !blocked.is_empty() {
+                        self.send_blocked(blocked, ctx);
+                    }
                     self.crashed(FailureKind::Exited(reason), ctx);
                     return;
                 }
             }
         }
-        if !blocked.is_empty() {
+        if blocked.is_empty() {
+            self.blocked = blocked;
+        } else {
             self.metrics.on_blocked_send();
             self.send_blocked(blocked, ctx);
         }
@@ -362,43 +389,51 @@ impl SubsystemActor {
     }
 
     /// Awaits the blocked sends in order; this actor handles nothing meanwhile.
-    fn send_blocked(&mut self, blocked: Vec<MessagePacket>, ctx: &mut Context<Self>) {
+    /// The emptied queue comes back to the actor for reuse.
+    fn send_blocked(&mut self, mut blocked: Vec<MessagePacket>, ctx: &mut Context<Self>) {
         let stall = self.settings.stall_timeout;
         let sender = self.slot;
         let routes = self.routes.clone();
         let work = async move {
-            let table = routes.get()?;
-            for packet in blocked {
-                let target = packet.message.slot();
-                match table.get(&target) {
-                    None => {}
-                    Some(Route::Capture(tx)) => {
-                        let _ = tx.send(packet.message);
-                    }
-                    Some(Route::Actor(mailbox)) => {
-                        // Only a still-full mailbox pays for a timer.
-                        let packet = match mailbox.messages.try_send(packet) {
-                            Ok(()) => continue,
-                            Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => continue,
-                            Err(tokio::sync::mpsc::error::TrySendError::Full(packet)) => packet,
-                        };
-                        match tokio::time::timeout(stall, mailbox.messages.send(packet)).await {
-                            Ok(Ok(())) => {}
-                            Ok(Err(_closed)) => {}
-                            Err(_) => {
-                                return Some(SubsystemFailure {
-                                    slot: target,
-                                    implementation: String::new(),
-                                    kind: FailureKind::Stalled { waited: stall, sender },
-                                });
+            let mut stalled = None;
+            if let Some(table) = routes.get() {
+                for packet in blocked.drain(..) {
+                    let target = packet.message.slot();
+                    match table.get(&target) {
+                        None => {}
+                        Some(Route::Capture(tx)) => {
+                            let _ = tx.send(packet.message);
+                        }
+                        Some(Route::Actor(mailbox)) => {
+                            // Only a still-full mailbox pays for a timer.
+                            let packet = match mailbox.messages.try_send(packet) {
+                                Ok(()) => continue,
+                                Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => continue,
+                                Err(tokio::sync::mpsc::error::TrySendError::Full(packet)) => packet,
+                            };
+                            match tokio::time::timeout(stall, mailbox.messages.send(packet)).await {
+                                Ok(Ok(())) => {}
+                                Ok(Err(_closed)) => {}
+                                Err(_) => {
+                                    stalled = Some(SubsystemFailure {
+                                        slot: target,
+                                        implementation: String::new(),
+                                        kind: FailureKind::Stalled { waited: stall, sender },
+                                    });
+                                    break;
+                                }
                             }
                         }
                     }
                 }
             }
-            None
+            blocked.clear();
+            (stalled, blocked)
         };
-        ctx.wait(work.into_actor(self).map(|stalled, act, _ctx| {
+        ctx.wait(work.into_actor(self).map(|(stalled, emptied), act, _ctx| {
+            if emptied.capacity() <= MAX_KEPT_EFFECTS {
+                act.blocked = emptied;
+            }
             if let Some(failure) = stalled {
                 tracing::error!(stalled = %failure.slot, sender = %act.slot, "subsystem stalled: its mailbox stayed full");
                 act.failures.do_send(failure);
@@ -413,8 +448,7 @@ impl Actor for SubsystemActor {
     fn started(&mut self, ctx: &mut Self::Context) {
         if let Some(receivers) = self.receivers.take() {
             self.signals = Some(receivers.signals);
-            ctx.add_stream(tokio_stream::wrappers::UnboundedReceiverStream::new(receivers.wake));
-            ctx.add_stream(tokio_stream::wrappers::ReceiverStream::new(receivers.messages));
+            ctx.spawn(Inbox { messages: receivers.messages, signals_sent: receivers.signals_sent, signals_taken: 0 });
         }
         tracing::debug!(slot = %self.slot, implementation = self.subsystem.implementation(), "subsystem started");
     }
@@ -426,14 +460,91 @@ impl Actor for SubsystemActor {
     }
 }
 
-impl SubsystemActor {
-    /// Handles every signal already queued, in order.
-    fn drain_signals(&mut self, ctx: &mut Context<Self>) {
-        while let Some(SignalPacket(signal)) = self.signals.as_mut().and_then(|rx| rx.try_recv().ok()) {
-            self.handle_signal(signal, ctx);
-        }
-    }
+/// Feeds the actor from its mailbox: every queued signal first, then one
+/// message, again and again.
+///
+/// One poll takes up to [`INBOX_BATCH`] inputs before yielding to the other
+/// futures of the actor (replies, timers); it stops early when a handler made
+/// the actor wait (a blocked send, a message waiting for its signal). actix's
+/// own stream handler yields after 16 items, which costs a trip through the
+/// scheduler every 16 messages.
+struct Inbox {
+    messages: tokio::sync::mpsc::Receiver<MessagePacket>,
+    /// Signals queued by the overseer, and taken by this actor.
+    signals_sent: Arc<AtomicU64>,
+    signals_taken: u64,
+}
 
+/// Inputs the inbox hands over in one poll before letting other futures run.
+const INBOX_BATCH: usize = 256;
+
+impl Inbox {
+    /// Takes a queued signal without registering for wake-ups.
+    fn queued_signal(&mut self, act: &mut SubsystemActor) -> Option<OverseerSignal> {
+        let taken_all = self.signals_sent.load(Ordering::Acquire) <= self.signals_taken + act.signals_awaited;
+        if taken_all {
+            return None;
+        }
+        let SignalPacket(signal) = act.signals.as_mut()?.try_recv().ok()?;
+        Some(signal)
+    }
+}
+
+impl ActorFuture<SubsystemActor> for Inbox {
+    type Output = ();
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        act: &mut SubsystemActor,
+        ctx: &mut Context<SubsystemActor>,
+        task: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        use std::task::Poll;
+        let this = self.get_mut();
+        for _ in 0..INBOX_BATCH {
+            if let Some(signal) = this.queued_signal(act) {
+                this.signals_taken += 1;
+                act.handle_signal(signal, ctx);
+                if ctx.waiting() {
+                    return Poll::Pending;
+                }
+                continue;
+            }
+            match this.messages.poll_recv(task) {
+                Poll::Ready(Some(packet)) => {
+                    act.on_packet(packet, ctx);
+                    if ctx.waiting() {
+                        return Poll::Pending;
+                    }
+                }
+                Poll::Ready(None) => return Poll::Ready(()),
+                Poll::Pending => {
+                    // Nothing to read: be woken by a signal too. (The signal
+                    // receiver is away only while the actor waits for a signal.)
+                    let Some(signals) = act.signals.as_mut() else { return Poll::Pending };
+                    match signals.poll_recv(task) {
+                        Poll::Ready(Some(SignalPacket(signal))) => {
+                            this.signals_taken += 1;
+                            act.handle_signal(signal, ctx);
+                            if ctx.waiting() {
+                                return Poll::Pending;
+                            }
+                        }
+                        Poll::Ready(None) => {
+                            act.signals = None;
+                            return Poll::Pending;
+                        }
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+            }
+        }
+        task.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+impl SubsystemActor {
     fn handle_signal(&mut self, signal: OverseerSignal, ctx: &mut Context<Self>) {
         let conclude = signal == OverseerSignal::Conclude;
         self.track_leaves(&signal);
@@ -450,21 +561,9 @@ impl SubsystemActor {
             ctx.stop();
         }
     }
-}
 
-impl StreamHandler<SignalWake> for SubsystemActor {
-    fn finished(&mut self, _ctx: &mut Context<Self>) {}
-
-    fn handle(&mut self, _: SignalWake, ctx: &mut Context<Self>) {
-        self.drain_signals(ctx);
-    }
-}
-
-impl StreamHandler<MessagePacket> for SubsystemActor {
-    fn finished(&mut self, _ctx: &mut Context<Self>) {}
-
-    fn handle(&mut self, packet: MessagePacket, ctx: &mut Context<Self>) {
-        self.drain_signals(ctx);
+    /// A message from the mailbox, all queued signals having been handled.
+    fn on_packet(&mut self, packet: MessagePacket, ctx: &mut Context<Self>) {
         let missing = packet.sender_signals.saturating_sub(self.ordering.signals_handled());
         if missing > 0 {
             if let Some(mut signals) = self.signals.take() {
@@ -483,6 +582,7 @@ impl StreamHandler<MessagePacket> for SubsystemActor {
                 };
                 ctx.wait(wait_for_signals.into_actor(self).map(move |(signals, received), act, ctx| {
                     act.signals = Some(signals);
+                    act.signals_awaited += received.len() as u64;
                     for signal in received {
                         act.handle_signal(signal, ctx);
                     }

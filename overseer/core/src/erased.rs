@@ -18,27 +18,18 @@ pub trait AnySubsystem: Send {
     fn slot(&self) -> SlotId;
     /// The implementation's name.
     fn implementation(&self) -> &str;
-    /// Handles one input. A message addressed to another slot is dropped with an error log.
-    fn handle(
+    /// Handles one input, appending its effects to `effects`. A message
+    /// addressed to another slot is dropped with an error log.
+    fn handle_into(
         &mut self,
         input: Input<AllMessages>,
         clock: &dyn Clock,
         rng: &mut dyn RngCore,
         next_timer: &mut u64,
-    ) -> Vec<Effect<AllMessages>>;
-}
+        effects: &mut Vec<Effect<AllMessages>>,
+    );
 
-struct SlotAdapter<Sl: Slot>(BoxedSubsystem<Sl>);
-
-impl<Sl: Slot> AnySubsystem for SlotAdapter<Sl> {
-    fn slot(&self) -> SlotId {
-        Sl::ID
-    }
-
-    fn implementation(&self) -> &str {
-        self.0.implementation()
-    }
-
+    /// Handles one input and returns its effects.
     fn handle(
         &mut self,
         input: Input<AllMessages>,
@@ -46,35 +37,71 @@ impl<Sl: Slot> AnySubsystem for SlotAdapter<Sl> {
         rng: &mut dyn RngCore,
         next_timer: &mut u64,
     ) -> Vec<Effect<AllMessages>> {
+        let mut effects = Vec::new();
+        self.handle_into(input, clock, rng, next_timer, &mut effects);
+        effects
+    }
+}
+
+/// A slot's subsystem behind [`AnySubsystem`], with a reusable buffer for the
+/// effects it records in its slot's outgoing type.
+struct SlotAdapter<Sl: Slot> {
+    subsystem: BoxedSubsystem<Sl>,
+    scratch: Vec<Effect<Sl::Outgoing>>,
+}
+
+/// A reusable effect buffer above this many entries is released after use
+/// instead of kept (a burst should not pin its memory).
+pub(crate) const MAX_KEPT_EFFECTS: usize = 16 * 1024;
+
+impl<Sl: Slot> AnySubsystem for SlotAdapter<Sl> {
+    fn slot(&self) -> SlotId {
+        Sl::ID
+    }
+
+    fn implementation(&self) -> &str {
+        self.subsystem.implementation()
+    }
+
+    fn handle_into(
+        &mut self,
+        input: Input<AllMessages>,
+        clock: &dyn Clock,
+        rng: &mut dyn RngCore,
+        next_timer: &mut u64,
+        effects: &mut Vec<Effect<AllMessages>>,
+    ) {
         let input = match input {
             Input::Message(all) => match Sl::Message::try_from(all) {
                 Ok(m) => Input::Message(m),
                 Err(other) => {
                     tracing::error!(slot = %Sl::ID, to = %other.slot(), "misrouted message dropped");
-                    return Vec::new();
+                    return;
                 }
             },
             Input::Signal(s) => Input::Signal(s),
             Input::Event(e) => Input::Event(e),
         };
-        let mut ctx = RawContext::<Sl::Outgoing>::new(clock, rng, next_timer);
-        self.0.handle(input, &mut ctx);
-        ctx.into_effects()
-            .into_iter()
-            .map(|e| match e {
-                Effect::Send(o) => Effect::Send(o.into()),
-                Effect::Request { message, reply } => Effect::Request { message: message.into(), reply },
-                Effect::SetTimer { id, after, event } => Effect::SetTimer { id, after, event },
-                Effect::CancelTimer(id) => Effect::CancelTimer(id),
-                Effect::Exit(reason) => Effect::Exit(reason),
-            })
-            .collect()
+        let scratch = std::mem::take(&mut self.scratch);
+        let mut ctx = RawContext::<Sl::Outgoing>::with_buffer(clock, rng, next_timer, scratch);
+        self.subsystem.handle(input, &mut ctx);
+        let mut recorded = ctx.into_effects();
+        effects.extend(recorded.drain(..).map(|e| match e {
+            Effect::Send(o) => Effect::Send(o.into()),
+            Effect::Request { message, reply } => Effect::Request { message: message.into(), reply },
+            Effect::SetTimer { id, after, event } => Effect::SetTimer { id, after, event },
+            Effect::CancelTimer(id) => Effect::CancelTimer(id),
+            Effect::Exit(reason) => Effect::Exit(reason),
+        }));
+        if recorded.capacity() <= MAX_KEPT_EFFECTS {
+            self.scratch = recorded;
+        }
     }
 }
 
 /// Erases a slot's subsystem.
 pub fn erase<Sl: Slot>(subsystem: BoxedSubsystem<Sl>) -> Box<dyn AnySubsystem> {
-    Box::new(SlotAdapter(subsystem))
+    Box::new(SlotAdapter { subsystem, scratch: Vec::new() })
 }
 
 /// Erases any concrete subsystem implementation.

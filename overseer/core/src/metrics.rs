@@ -11,8 +11,10 @@ use weft_messages::SlotId;
 /// Reads how many messages wait in a mailbox channel.
 pub type DepthProbe = Box<dyn Fn() -> usize + Send + Sync>;
 
-/// Counters of one subsystem. Cheap to update from any thread; the mailbox
-/// depth is read from the channel itself, so sending costs no counter update.
+/// Counters of one subsystem. The mailbox depth is read from the channel
+/// itself, so sending costs no counter update. Inputs handled and handler time
+/// have one writer, the subsystem's own actor, which updates them with plain
+/// loads and stores (no locked read-modify-write per message).
 #[derive(Default)]
 pub struct SubsystemMetrics {
     depth_probe: std::sync::OnceLock<DepthProbe>,
@@ -66,19 +68,19 @@ impl SubsystemMetrics {
         let current = self.mailbox_depth();
         self.mailbox_depth_max.fetch_max(current, Ordering::Relaxed).max(current)
     }
-    /// A message was handled in `took`.
+    /// A message was handled in `took` (called by the subsystem's actor only).
     pub fn on_message(&self, took: Duration) {
-        self.messages_handled.fetch_add(1, Ordering::Relaxed);
+        bump(&self.messages_handled, 1);
         self.add_time(took);
     }
-    /// A signal was handled in `took`.
+    /// A signal was handled in `took` (called by the subsystem's actor only).
     pub fn on_signal(&self, took: Duration) {
-        self.signals_handled.fetch_add(1, Ordering::Relaxed);
+        bump(&self.signals_handled, 1);
         self.add_time(took);
     }
-    /// An event (timer or reply) was handled in `took`.
+    /// An event (timer or reply) was handled in `took` (called by the subsystem's actor only).
     pub fn on_event(&self, took: Duration) {
-        self.events_handled.fetch_add(1, Ordering::Relaxed);
+        bump(&self.events_handled, 1);
         self.add_time(took);
     }
     /// The subsystem was restarted after a crash.
@@ -86,7 +88,9 @@ impl SubsystemMetrics {
         self.restarts.fetch_add(1, Ordering::Relaxed);
     }
     fn add_time(&self, took: Duration) {
-        self.handler_nanos.fetch_add(took.as_nanos().min(u128::from(u64::MAX)) as u64, Ordering::Relaxed);
+        if !took.is_zero() {
+            bump(&self.handler_nanos, took.as_nanos().min(u128::from(u64::MAX)) as u64);
+        }
     }
     /// Messages waiting in the mailbox, including those held for a signal.
     pub fn mailbox_depth(&self) -> i64 {
@@ -105,6 +109,11 @@ impl SubsystemMetrics {
     pub fn restarts(&self) -> u64 {
         self.restarts.load(Ordering::Relaxed)
     }
+}
+
+/// Adds to a counter that only one thread writes (readers see a recent value).
+fn bump(counter: &AtomicU64, by: u64) {
+    counter.store(counter.load(Ordering::Relaxed).wrapping_add(by), Ordering::Relaxed);
 }
 
 /// The metrics of every subsystem of a node.

@@ -79,7 +79,19 @@ pub struct RawContext<'a, O> {
 impl<'a, O> RawContext<'a, O> {
     /// A context reading time from `clock` (e.g. `&Duration` for a fixed instant).
     pub fn new(clock: &'a dyn Clock, rng: &'a mut dyn RngCore, next_timer: &'a mut u64) -> Self {
-        RawContext { clock, rng, next_timer, effects: Vec::new() }
+        Self::with_buffer(clock, rng, next_timer, Vec::new())
+    }
+
+    /// A context that records effects into `buffer` (cleared first), so a
+    /// driver can reuse one allocation across inputs.
+    pub fn with_buffer(
+        clock: &'a dyn Clock,
+        rng: &'a mut dyn RngCore,
+        next_timer: &'a mut u64,
+        mut buffer: Vec<Effect<O>>,
+    ) -> Self {
+        buffer.clear();
+        RawContext { clock, rng, next_timer, effects: buffer }
     }
 
     /// The effects recorded so far, in order.

@@ -280,6 +280,70 @@ async fn full_mailbox_makes_the_sender_wait() {
     assert_eq!(handle.wait().await, Ok(()));
 }
 
+/// Records the order of block numbers asked for, and the signals seen between them.
+struct RecordingStore {
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Subsystem for RecordingStore {
+    type Slot = ChainStoreSlot;
+    type Event = ();
+    fn implementation(&self) -> &str {
+        "recording"
+    }
+    fn on_signal(&mut self, signal: &OverseerSignal, _: &mut Context<'_, '_, Self>) {
+        if let OverseerSignal::ActiveLeaves(update) = signal {
+            let number = update.activated.map(|leaf| leaf.number).unwrap_or_default();
+            self.log.lock().unwrap().push(format!("leaf {number}"));
+        }
+    }
+    fn on_message(&mut self, message: ChainStoreMessage, _: &mut Context<'_, '_, Self>) {
+        if let ChainStoreMessage::BlockHash { number, .. } = message {
+            self.log.lock().unwrap().push(number.to_string());
+        }
+    }
+}
+
+#[actix::test]
+async fn bursts_beyond_the_mailbox_arrive_whole_and_in_order() {
+    // Three rounds of 3,000 messages through a mailbox of 16: each round
+    // blocks the sender many times, and the queue of blocked sends is reused.
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let l = log.clone();
+    let handle = OverseerBuilder::new()
+        .replace_sync(|_| Flooder { count: 3_000 })
+        .replace_chain_store(move |_| RecordingStore { log: l.clone() })
+        .mailbox(SlotId::ChainStore, 16)
+        .start();
+    for round in 1..=3 {
+        handle.signal(activate(round));
+    }
+    for _ in 0..10_000 {
+        if log.lock().unwrap().len() == 3 * 3_001 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let log = log.lock().unwrap().clone();
+    assert_eq!(log.len(), 3 * 3_001, "messages or signals lost");
+    // Each round's messages were sent while handling leaf N, so none may
+    // come before leaf N; within a round they keep their order.
+    for round in 1..=3u32 {
+        let start = log.iter().position(|e| *e == format!("leaf {round}")).expect("signal handled");
+        let numbers: Vec<u32> = log[start + 1..]
+            .iter()
+            .filter(|e| !e.starts_with("leaf"))
+            .take(3_000)
+            .map(|e| e.parse().unwrap())
+            .collect();
+        assert_eq!(numbers, (0..3_000).collect::<Vec<_>>(), "round {round} out of order");
+    }
+    let sync = handle.metrics().get(SlotId::Sync).unwrap();
+    assert!(sync.blocked_sends() >= 3, "the sender never waited ({} times)", sync.blocked_sends());
+    handle.stop();
+    assert_eq!(handle.wait().await, Ok(()));
+}
+
 #[actix::test]
 async fn blocked_send_reports_the_stalled_subsystem_by_name() {
     let handle = OverseerBuilder::new()

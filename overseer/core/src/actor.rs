@@ -232,6 +232,7 @@ impl SubsystemActor {
         if let OverseerSignal::ActiveLeaves(update) = signal {
             self.leaves.retain(|l| !update.deactivated.contains(&l.hash));
             if let Some(leaf) = update.activated {
+                self.leaves.retain(|l| l.hash != leaf.hash);
                 self.leaves.push(leaf);
             }
         }
@@ -299,12 +300,11 @@ impl SubsystemActor {
             }
             self.subsystem = (self.factory)();
             self.metrics.on_restart();
-            if !self.leaves.is_empty() {
-                // Replay the current leaves so the new instance knows what to work on.
-                let replay = OverseerSignal::ActiveLeaves(ActiveLeavesUpdate {
-                    activated: self.leaves.last().copied(),
-                    deactivated: Vec::new(),
-                });
+            // Replay every active leaf, oldest first, so the new instance
+            // knows what to work on.
+            for leaf in self.leaves.clone() {
+                let replay =
+                    OverseerSignal::ActiveLeaves(ActiveLeavesUpdate { activated: Some(leaf), deactivated: Vec::new() });
                 self.deliver(Input::Signal(replay), ctx);
             }
         } else {

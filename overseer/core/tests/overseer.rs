@@ -195,16 +195,21 @@ async fn research_mode_restarts_and_replays_leaves() {
     let leaves = Arc::new(Mutex::new(Vec::new()));
     let handle = fragile_builder(leaves.clone()).restart_on_crash(true).start();
     handle.signal(activate(5));
+    handle.signal(activate(6));
+    handle.signal(activate(7));
+    handle
+        .signal(OverseerSignal::ActiveLeaves(ActiveLeavesUpdate { activated: None, deactivated: vec![leaf(6).hash] }));
     let (tx, rx) = oneshot::channel();
     handle.send(ChainStoreMessage::BestBlock { reply: tx }).await;
     assert!(
         tokio::time::timeout(Duration::from_secs(30), rx).await.unwrap().is_err(),
         "crashed instance never replied"
     );
-    // The restarted instance answers and was told about leaf #5.
+    // The restarted instance answers and was told about the active leaves
+    // #5 and #7, oldest first (#6 was deactivated).
     let (_, instance) = best_block(&handle).await;
     assert_eq!(instance, 2);
-    assert_eq!(*leaves.lock().unwrap(), vec![(1, 5), (2, 5)]);
+    assert_eq!(*leaves.lock().unwrap(), vec![(1, 5), (1, 6), (1, 7), (2, 5), (2, 7)]);
     assert_eq!(handle.metrics().get(SlotId::ChainStore).unwrap().restarts(), 1);
     handle.stop();
     assert_eq!(handle.wait().await, Ok(()));

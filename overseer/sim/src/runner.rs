@@ -48,8 +48,8 @@ pub enum OnCrash {
     /// Record the crash, conclude every other subsystem and stop (the node goes down).
     #[default]
     Stop,
-    /// Rebuild the subsystem from its factory and replay the newest active
-    /// leaf it had seen as one `ActiveLeaves` signal (research mode).
+    /// Rebuild the subsystem from its factory and replay the active leaves
+    /// it had seen, oldest first, one `ActiveLeaves` signal each (research mode).
     Restart,
 }
 
@@ -807,14 +807,19 @@ impl Simulation {
         node.subsystem = (node.factory)();
         node.crash_armed = None;
         node.mailbox.retain(|inbound| matches!(inbound, Inbound::Message(_)));
-        let detail = match node.leaves.last().copied() {
-            Some(leaf) => {
-                let signal =
-                    OverseerSignal::ActiveLeaves(ActiveLeavesUpdate { activated: Some(leaf), deactivated: vec![] });
-                node.signals.push_front(QueuedSignal { signal, replay: true });
-                format!("{implementation} rebuilt; replaying active leaf #{} {:?}", leaf.number, leaf.hash)
-            }
-            None => format!("{implementation} rebuilt; no active leaf to replay"),
+        // Replay every active leaf, oldest first, ahead of the queued signals.
+        for leaf in node.leaves.iter().rev() {
+            let signal =
+                OverseerSignal::ActiveLeaves(ActiveLeavesUpdate { activated: Some(*leaf), deactivated: vec![] });
+            node.signals.push_front(QueuedSignal { signal, replay: true });
+        }
+        let detail = match node.leaves.as_slice() {
+            [] => format!("{implementation} rebuilt; no active leaf to replay"),
+            [leaf] => format!("{implementation} rebuilt; replaying active leaf #{} {:?}", leaf.number, leaf.hash),
+            leaves => format!(
+                "{implementation} rebuilt; replaying active leaves {}",
+                leaves.iter().map(|l| format!("#{} {:?}", l.number, l.hash)).collect::<Vec<_>>().join(", ")
+            ),
         };
         self.restarts += 1;
         self.record(EventKind::Restart, OVERSEER, slot.name(), detail);

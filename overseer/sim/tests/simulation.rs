@@ -91,6 +91,50 @@ fn crash_restart_scenario_restarts_and_replays() {
 }
 
 #[test]
+fn a_restart_replays_every_active_leaf_oldest_first() {
+    // Two forks (#2 does not deactivate #1) are active when the store crashes.
+    let text = r#"
+        name = "fork-restart"
+        seed = 3
+        end_ms = 600
+        on_crash = "restart"
+        [[subsystems]]
+        slot = "sync"
+        implementation = "example-ticker"
+        [[subsystems]]
+        slot = "chain_store"
+        implementation = "example-store"
+        [[signals]]
+        at_ms = 0
+        kind = "active_leaves"
+        number = 1
+        [[signals]]
+        at_ms = 100
+        kind = "active_leaves"
+        number = 2
+        deactivate = []
+        [[faults]]
+        kind = "crash"
+        slot = "chain_store"
+        at_ms = 250
+        [[expect]]
+        timeline_contains = "replaying active leaves #1"
+        [[expect]]
+        kind = "signal"
+        to = "chain_store"
+        detail = "(replay)"
+        exactly = 2
+    "#;
+    let scenario = Scenario::from_toml_str(text, "fork-restart").unwrap_or_else(|e| panic!("{e}"));
+    let report = scenario.run(None, &example_registry()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.restarts, 1);
+    let replays: Vec<&String> = report.timeline.iter().filter(|l| l.contains("(replay)")).collect();
+    assert_eq!(replays.len(), 2);
+    assert!(replays[0].contains("number: 1"), "{}", replays[0]);
+    assert!(replays[1].contains("number: 2"), "{}", replays[1]);
+}
+
+#[test]
 fn crash_with_on_crash_stop_concludes_the_rest_and_stops() {
     let mut scenario = Scenario::load(&scenario_path("crash-restart.toml")).unwrap();
     scenario.on_crash = OnCrash::Stop;

@@ -173,8 +173,10 @@ pub struct SubsystemActor {
     inputs: u64,
     /// Reused for the effects of each input.
     effects: Vec<Effect<AllMessages>>,
-    /// Reused for the sends queued behind a full mailbox.
+    /// Sends queued behind a full mailbox, in order (the buffer is reused).
     blocked: Vec<MessagePacket>,
+    /// A drain of queued sends is under way (the actor waits for it).
+    draining: bool,
     /// Signals taken from the channel outside the inbox (a message waiting
     /// for its signal).
     signals_awaited: u64,
@@ -216,6 +218,7 @@ impl SubsystemActor {
             inputs: 0,
             effects: Vec::new(),
             blocked: Vec::new(),
+            draining: false,
             signals_awaited: 0,
         }
     }
@@ -316,12 +319,11 @@ impl SubsystemActor {
 
     fn apply(&mut self, effects: &mut Vec<Effect<AllMessages>>, ctx: &mut Context<Self>) {
         let tag = self.ordering.signals_handled();
-        let mut blocked = std::mem::take(&mut self.blocked);
         for effect in effects.drain(..) {
             match effect {
-                Effect::Send(message) => self.route(MessagePacket { sender_signals: tag, message }, &mut blocked),
+                Effect::Send(message) => self.route(MessagePacket { sender_signals: tag, message }),
                 Effect::Request { message, reply } => {
-                    self.route(MessagePacket { sender_signals: tag, message }, &mut blocked);
+                    self.route(MessagePacket { sender_signals: tag, message });
                     ctx.spawn(reply.into_actor(self).map(|event: BoxedEvent, act, ctx| {
                         act.deliver(Input::Event(event), ctx);
                     }));
@@ -343,32 +345,26 @@ impl SubsystemActor {
                 }
                 Effect::Exit(reason) => {
                     // What was sent before the exit still goes out.
-                    if !blocked.is_empty() {
-                        self.send_blocked(blocked, ctx);
-                    }
+                    self.flush_blocked(ctx);
                     self.crashed(FailureKind::Exited(reason), ctx);
                     return;
                 }
             }
         }
-        if blocked.is_empty() {
-            self.blocked = blocked;
-        } else {
-            self.metrics.on_blocked_send();
-            self.send_blocked(blocked, ctx);
-        }
+        self.flush_blocked(ctx);
     }
 
-    /// Tries a non-blocking send; keeps order by queueing everything after the
-    /// first message that could not be delivered at once.
-    fn route(&mut self, packet: MessagePacket, blocked: &mut Vec<MessagePacket>) {
+    /// Tries a non-blocking send. Keeps this sender's order: once a message
+    /// could not be delivered at once, everything after it is queued behind
+    /// it, including what later inputs send while the queue drains.
+    fn route(&mut self, packet: MessagePacket) {
         let target = packet.message.slot();
         let Some(route) = self.routes.get().and_then(|r| r.get(&target)) else {
             tracing::warn!(from = %self.slot, to = %target, "no route to slot; message dropped");
             return;
         };
-        if !blocked.is_empty() {
-            blocked.push(packet);
+        if self.draining || !self.blocked.is_empty() {
+            self.blocked.push(packet);
             return;
         }
         match route {
@@ -379,13 +375,26 @@ impl SubsystemActor {
                 Ok(()) => {}
                 Err(tokio::sync::mpsc::error::TrySendError::Full(packet)) => {
                     mailbox.metrics.on_full(mailbox.messages.max_capacity());
-                    blocked.push(packet)
+                    self.blocked.push(packet)
                 }
                 Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
                     tracing::debug!(from = %self.slot, to = %target, "target stopped; message dropped")
                 }
             },
         }
+    }
+
+    /// Starts draining the queued sends, unless a drain is already under way
+    /// (it picks them up when it ends). One drain at a time: actix runs the
+    /// newest `wait` first, so two would reorder the sends.
+    fn flush_blocked(&mut self, ctx: &mut Context<Self>) {
+        if self.draining || self.blocked.is_empty() {
+            return;
+        }
+        self.metrics.on_blocked_send();
+        self.draining = true;
+        let queued = std::mem::take(&mut self.blocked);
+        self.send_blocked(queued, ctx);
     }
 
     /// Awaits the blocked sends in order; this actor handles nothing meanwhile.
@@ -430,13 +439,21 @@ impl SubsystemActor {
             blocked.clear();
             (stalled, blocked)
         };
-        ctx.wait(work.into_actor(self).map(|(stalled, emptied), act, _ctx| {
-            if emptied.capacity() <= MAX_KEPT_EFFECTS {
-                act.blocked = emptied;
-            }
+        ctx.wait(work.into_actor(self).map(|(stalled, emptied), act, ctx| {
+            act.draining = false;
             if let Some(failure) = stalled {
                 tracing::error!(stalled = %failure.slot, sender = %act.slot, "subsystem stalled: its mailbox stayed full");
                 act.failures.do_send(failure);
+                // The node is going down: what is still queued is not sent.
+                act.blocked.clear();
+            }
+            if act.blocked.is_empty() {
+                if emptied.capacity() <= MAX_KEPT_EFFECTS {
+                    act.blocked = emptied;
+                }
+            } else {
+                // Sent by later inputs while this drain ran: they go next.
+                act.flush_blocked(ctx);
             }
         }));
     }

@@ -285,9 +285,42 @@ async fn full_mailbox_makes_the_sender_wait() {
     assert_eq!(handle.wait().await, Ok(()));
 }
 
-/// Records the order of block numbers asked for, and the signals seen between them.
+/// On each new leaf #n, sends `count` requests for blocks n * 10,000 + i;
+/// a fragile one panics on any message.
+struct RoundFlooder {
+    count: u32,
+    fragile: bool,
+}
+
+impl Subsystem for RoundFlooder {
+    type Slot = SyncSlot;
+    type Event = ();
+    fn implementation(&self) -> &str {
+        "round-flooder"
+    }
+    fn on_signal(&mut self, signal: &OverseerSignal, ctx: &mut Context<'_, '_, Self>) {
+        if let OverseerSignal::ActiveLeaves(ActiveLeavesUpdate { activated: Some(leaf), .. }) = signal {
+            for i in 0..self.count {
+                let (reply, _) = oneshot::channel();
+                ctx.send(ChainStoreMessage::BlockHash { number: leaf.number * 10_000 + i, reply });
+            }
+        }
+    }
+    fn on_message(&mut self, _: SyncMessage, _: &mut Context<'_, '_, Self>) {
+        assert!(!self.fragile, "fragile flooder fell over");
+    }
+}
+
+/// What the recording store saw, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    Leaf(u32),
+    Block(u32),
+}
+
+/// Records the leaves and the block numbers asked for, in the order handled.
 struct RecordingStore {
-    log: Arc<Mutex<Vec<String>>>,
+    log: Arc<Mutex<Vec<Seen>>>,
 }
 
 impl Subsystem for RecordingStore {
@@ -297,14 +330,13 @@ impl Subsystem for RecordingStore {
         "recording"
     }
     fn on_signal(&mut self, signal: &OverseerSignal, _: &mut Context<'_, '_, Self>) {
-        if let OverseerSignal::ActiveLeaves(update) = signal {
-            let number = update.activated.map(|leaf| leaf.number).unwrap_or_default();
-            self.log.lock().unwrap().push(format!("leaf {number}"));
+        if let OverseerSignal::ActiveLeaves(ActiveLeavesUpdate { activated: Some(leaf), .. }) = signal {
+            self.log.lock().unwrap().push(Seen::Leaf(leaf.number));
         }
     }
     fn on_message(&mut self, message: ChainStoreMessage, _: &mut Context<'_, '_, Self>) {
         if let ChainStoreMessage::BlockHash { number, .. } = message {
-            self.log.lock().unwrap().push(number.to_string());
+            self.log.lock().unwrap().push(Seen::Block(number));
         }
     }
 }
@@ -313,38 +345,81 @@ impl Subsystem for RecordingStore {
 async fn bursts_beyond_the_mailbox_arrive_whole_and_in_order() {
     // Three rounds of 3,000 messages through a mailbox of 16: each round
     // blocks the sender many times, and the queue of blocked sends is reused.
+    const PER_ROUND: u32 = 3_000;
     let log = Arc::new(Mutex::new(Vec::new()));
     let l = log.clone();
     let handle = OverseerBuilder::new()
-        .replace_sync(|_| Flooder { count: 3_000 })
+        .replace_sync(|_| RoundFlooder { count: PER_ROUND, fragile: false })
         .replace_chain_store(move |_| RecordingStore { log: l.clone() })
         .mailbox(SlotId::ChainStore, 16)
         .start();
     for round in 1..=3 {
         handle.signal(activate(round));
     }
+    let expected = 3 * (PER_ROUND as usize + 1);
     for _ in 0..10_000 {
-        if log.lock().unwrap().len() == 3 * 3_001 {
+        if log.lock().unwrap().len() == expected {
             break;
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let log = log.lock().unwrap().clone();
-    assert_eq!(log.len(), 3 * 3_001, "messages or signals lost");
-    // Each round's messages were sent while handling leaf N, so none may
-    // come before leaf N; within a round they keep their order.
+    assert_eq!(log.len(), expected, "messages or signals lost");
+    // Every message arrives once, in the order sent (round by round).
+    let blocks: Vec<u32> = log.iter().filter_map(|e| if let Seen::Block(n) = e { Some(*n) } else { None }).collect();
+    let sent: Vec<u32> = (1..=3).flat_map(|round| (0..PER_ROUND).map(move |i| round * 10_000 + i)).collect();
+    assert!(blocks == sent, "messages out of order or duplicated");
+    // A message sent while the sender handled leaf N comes after leaf N.
+    // (Signals may overtake earlier messages: leaf 3 can come before the
+    // last messages of round 1.)
     for round in 1..=3u32 {
-        let start = log.iter().position(|e| *e == format!("leaf {round}")).expect("signal handled");
-        let numbers: Vec<u32> = log[start + 1..]
-            .iter()
-            .filter(|e| !e.starts_with("leaf"))
-            .take(3_000)
-            .map(|e| e.parse().unwrap())
-            .collect();
-        assert_eq!(numbers, (0..3_000).collect::<Vec<_>>(), "round {round} out of order");
+        let leaf = log.iter().position(|e| *e == Seen::Leaf(round)).expect("signal handled");
+        let first = log.iter().position(|e| *e == Seen::Block(round * 10_000)).expect("round delivered");
+        assert!(leaf < first, "a message of round {round} was handled before leaf {round}");
     }
     let sync = handle.metrics().get(SlotId::Sync).unwrap();
     assert!(sync.blocked_sends() >= 3, "the sender never waited ({} times)", sync.blocked_sends());
+    handle.stop();
+    assert_eq!(handle.wait().await, Ok(()));
+}
+
+#[actix::test]
+async fn sends_of_consecutive_inputs_keep_their_order_behind_a_full_mailbox() {
+    // A restart replays two leaves in one go: the first replay's burst fills
+    // the mailbox, and the second's must queue behind it, not overtake it.
+    const PER_ROUND: u32 = 2_000;
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let l = log.clone();
+    let instances = Arc::new(AtomicUsize::new(0));
+    let handle = OverseerBuilder::new()
+        .replace_sync(move |_| RoundFlooder {
+            count: PER_ROUND,
+            fragile: instances.fetch_add(1, Ordering::SeqCst) == 0,
+        })
+        .replace_chain_store(move |_| RecordingStore { log: l.clone() })
+        .mailbox(SlotId::ChainStore, 16)
+        .restart_on_crash(true)
+        .start();
+    handle.signal(activate(1));
+    handle.signal(activate(2));
+    handle.send(SyncMessage::PeerDisconnected { peer: "crash".into() }).await;
+    let expected = 2 + 4 * PER_ROUND as usize;
+    for _ in 0..10_000 {
+        if log.lock().unwrap().len() == expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let log = log.lock().unwrap().clone();
+    assert_eq!(log.len(), expected, "messages or signals lost");
+    let blocks: Vec<u32> = log.iter().filter_map(|e| if let Seen::Block(n) = e { Some(*n) } else { None }).collect();
+    // Leaves 1 and 2 from the signals, then 1 and 2 again from the replay.
+    let sent: Vec<u32> =
+        [1u32, 2, 1, 2].iter().flat_map(|round| (0..PER_ROUND).map(move |i| round * 10_000 + i)).collect();
+    if let Some(at) = blocks.iter().zip(&sent).position(|(got, want)| got != want) {
+        panic!("out of order at {at}: got {:?}, sent {:?}", &blocks[at..at + 3], &sent[at..at + 3]);
+    }
+    assert_eq!(handle.metrics().get(SlotId::Sync).unwrap().restarts(), 1);
     handle.stop();
     assert_eq!(handle.wait().await, Ok(()));
 }

@@ -341,6 +341,32 @@ impl Subsystem for RecordingStore {
     }
 }
 
+/// The recording store's log once it holds `expected` entries (or after
+/// about 20 s, when the length check fails).
+async fn recorded(log: &Mutex<Vec<Seen>>, expected: usize) -> Vec<Seen> {
+    for _ in 0..10_000 {
+        if log.lock().unwrap().len() == expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let log = log.lock().unwrap().clone();
+    assert_eq!(log.len(), expected, "messages or signals lost");
+    log
+}
+
+/// The blocks asked for are exactly those a [`RoundFlooder`] sent for
+/// `leaves`, in that order.
+fn assert_sent_in_order(log: &[Seen], leaves: &[u32], per_leaf: u32) {
+    let blocks: Vec<u32> = log.iter().filter_map(|e| if let Seen::Block(n) = e { Some(*n) } else { None }).collect();
+    let sent: Vec<u32> = leaves.iter().flat_map(|leaf| (0..per_leaf).map(move |i| leaf * 10_000 + i)).collect();
+    if let Some(at) = blocks.iter().zip(&sent).position(|(got, want)| got != want) {
+        let end = (at + 3).min(blocks.len()).min(sent.len());
+        panic!("out of order at {at}: got {:?}, sent {:?}", &blocks[at..end], &sent[at..end]);
+    }
+    assert_eq!(blocks.len(), sent.len(), "messages lost or duplicated");
+}
+
 #[actix::test]
 async fn bursts_beyond_the_mailbox_arrive_whole_and_in_order() {
     // Three rounds of 3,000 messages through a mailbox of 16: each round
@@ -357,18 +383,9 @@ async fn bursts_beyond_the_mailbox_arrive_whole_and_in_order() {
         handle.signal(activate(round));
     }
     let expected = 3 * (PER_ROUND as usize + 1);
-    for _ in 0..10_000 {
-        if log.lock().unwrap().len() == expected {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    let log = log.lock().unwrap().clone();
-    assert_eq!(log.len(), expected, "messages or signals lost");
+    let log = recorded(&log, expected).await;
     // Every message arrives once, in the order sent (round by round).
-    let blocks: Vec<u32> = log.iter().filter_map(|e| if let Seen::Block(n) = e { Some(*n) } else { None }).collect();
-    let sent: Vec<u32> = (1..=3).flat_map(|round| (0..PER_ROUND).map(move |i| round * 10_000 + i)).collect();
-    assert!(blocks == sent, "messages out of order or duplicated");
+    assert_sent_in_order(&log, &[1, 2, 3], PER_ROUND);
     // A message sent while the sender handled leaf N comes after leaf N.
     // (Signals may overtake earlier messages: leaf 3 can come before the
     // last messages of round 1.)
@@ -404,21 +421,9 @@ async fn sends_of_consecutive_inputs_keep_their_order_behind_a_full_mailbox() {
     handle.signal(activate(2));
     handle.send(SyncMessage::PeerDisconnected { peer: "crash".into() }).await;
     let expected = 2 + 4 * PER_ROUND as usize;
-    for _ in 0..10_000 {
-        if log.lock().unwrap().len() == expected {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    let log = log.lock().unwrap().clone();
-    assert_eq!(log.len(), expected, "messages or signals lost");
-    let blocks: Vec<u32> = log.iter().filter_map(|e| if let Seen::Block(n) = e { Some(*n) } else { None }).collect();
+    let log = recorded(&log, expected).await;
     // Leaves 1 and 2 from the signals, then 1 and 2 again from the replay.
-    let sent: Vec<u32> =
-        [1u32, 2, 1, 2].iter().flat_map(|round| (0..PER_ROUND).map(move |i| round * 10_000 + i)).collect();
-    if let Some(at) = blocks.iter().zip(&sent).position(|(got, want)| got != want) {
-        panic!("out of order at {at}: got {:?}, sent {:?}", &blocks[at..at + 3], &sent[at..at + 3]);
-    }
+    assert_sent_in_order(&log, &[1, 2, 1, 2], PER_ROUND);
     assert_eq!(handle.metrics().get(SlotId::Sync).unwrap().restarts(), 1);
     handle.stop();
     assert_eq!(handle.wait().await, Ok(()));
